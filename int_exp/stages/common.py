@@ -1,0 +1,70 @@
+"""Helpers shared by the sampling stages: prompts, sampling parameters, sample-and-grade."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from int_exp.backends.base import Chat, SamplingParams
+
+GENERATION_READS = ["backend.name", "model.dtype", "model.max_context", "sampling"]
+
+
+def user_prompt(problem: str, template: str) -> str:
+    """The policy's user message: ``template`` with ``{problem}`` replaced (nothing else)."""
+    return template.replace("{problem}", problem)
+
+
+def problem_chat(problem: str, template: str) -> Chat:
+    return [{"role": "user", "content": user_prompt(problem, template)}]
+
+
+def sampling_params(sampling: Any, n: int, **overrides: Any) -> SamplingParams:
+    values = dict(
+        n=n,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        max_tokens=sampling.max_tokens,
+        seed=sampling.seed,
+    )
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SamplingParams(**values)
+
+
+def generate(ctx, model_path: str, chats: Sequence[Chat], params: SamplingParams, desc: str) -> list[list[str]]:
+    """Sample through the configured backend, closing the engine afterwards (frees memory)."""
+    if not chats:
+        return []
+    backend = ctx.make_backend(model_path, dtype=ctx.cfg.model.dtype, max_context=ctx.cfg.model.max_context)
+    try:
+        return backend.generate(list(chats), params, desc=desc)
+    finally:
+        backend.close()
+
+
+def grade_samples(samples: list[list[str]], golds: Sequence[str]) -> list[list[bool]]:
+    """Grade every sample of every prompt against that prompt's gold answer (one batch)."""
+    from int_exp.grading import grade_many
+
+    flat = [text for group in samples for text in group]
+    flat_golds = [gold for group, gold in zip(samples, golds) for _ in group]
+    verdicts = grade_many(flat, flat_golds, progress=len(flat) > 256)
+    out, start = [], 0
+    for group in samples:
+        out.append(verdicts[start : start + len(group)])
+        start += len(group)
+    return out
+
+
+FUNNEL_ORDER = ["problems", "rollouts", "incorrect", "proposals", "parsed", "deduplicated", "kept"]
+
+
+def empty_funnel_message(upstream: dict) -> str:
+    """Name the first funnel step that reached zero rows, for a clear error downstream."""
+    metrics = {k: v for result in upstream.values() for k, v in result.metrics.items()}
+    counts = [(step, metrics.get(f"funnel/{step}")) for step in FUNNEL_ORDER]
+    for step, count in counts:
+        if count == 0:
+            seen = ", ".join(f"{s}={int(c)}" for s, c in counts if c is not None)
+            return f"the funnel emptied at '{step}' (funnel: {seen})"
+    return "an upstream stage produced no rows"

@@ -1,0 +1,93 @@
+"""Stage `propose`: the model checks its own failed attempt and proposes one intervention.
+
+The paper's two-turn self-verification, in one conversation per proposal:
+turn 1, the model solves the problem guided by the reference solution; turn 2, it verifies the
+failed attempt (numbered substeps) against the reference, names the first critical error and
+writes a single replacement step as ``<intervention>{"content": ..., "location": N}</intervention>``.
+``intervention.k`` proposals per attempt. The prompts are config (``intervention.prompt``).
+
+``intervention.proposer``: ``self`` (the policy; the paper's setting), another model id or path
+(the paper notes a 30B proposer's interventions were twice as accurate), or ``oracle``: an exact
+step checker for the synthetic arith domain, standing in for self-verification where a model
+cannot do it. It writes the same ``<intervention>`` block, so the rest of the chain is identical.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from int_exp.pipeline.stage import Stage, StageContext, StageOutput
+from int_exp.stages.common import GENERATION_READS, generate, sampling_params
+
+READS = GENERATION_READS + ["intervention.proposer", "intervention.prompt", "intervention.k", "intervention.max_tokens"]
+
+
+def inputs(cfg, plan) -> dict[str, str]:
+    return {"failures": "failures", "policy": "model"} if cfg.intervention.proposer == "self" else {"failures": "failures"}
+
+
+def token_counter(model_path: str):
+    from int_exp.models import load_tokenizer
+
+    tokenizer = load_tokenizer(model_path)
+
+    def count(messages: list[dict]) -> int:
+        rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
+
+    return count
+
+
+def oracle_proposals(failures: pd.DataFrame) -> list[dict]:
+    from int_exp.arith import oracle_intervention
+
+    return [
+        {**row, "proposal_index": 0, "proposer_prompt": "(oracle: exact step checker)",
+         "proposer_output": oracle_intervention(row, row["incorrect_attempt"]), "prompt_truncated": False}
+        for row in failures.to_dict("records")
+    ]
+
+
+def model_proposals(ctx: StageContext, failures: pd.DataFrame, model_path: str) -> list[dict]:
+    from int_exp.interventions import proposer_turn1, proposer_turn2
+
+    icfg = ctx.cfg.intervention
+    rows = failures.to_dict("records")
+    params = sampling_params(ctx.cfg.sampling, icfg.k, max_tokens=icfg.max_tokens)
+    turn1_chats = [proposer_turn1(r["problem"], r["reference_solution"], icfg.prompt) for r in rows]
+    turn1 = generate(ctx, model_path, turn1_chats, params, desc="propose: solve with reference")
+
+    budget = ctx.cfg.model.max_context - icfg.max_tokens
+    if budget <= 0:
+        raise ValueError(f"model.max_context={ctx.cfg.model.max_context} leaves no room for prompts "
+                         f"after intervention.max_tokens={icfg.max_tokens}")
+    count = token_counter(model_path)
+    pending = []
+    for row, chat, answers in zip(rows, turn1_chats, turn1):
+        for index, answer in enumerate(answers):
+            messages, truncated = proposer_turn2(chat, answer, row["incorrect_attempt"], row["answer"], icfg.prompt,
+                                                 max_prompt_tokens=budget, count_tokens=count)
+            pending.append(({**row, "proposal_index": index, "prompt_truncated": truncated}, messages))
+    outputs = generate(ctx, model_path, [m for _, m in pending], sampling_params(ctx.cfg.sampling, 1, max_tokens=icfg.max_tokens),
+                       desc="propose: verify and intervene")
+    return [{**row, "proposer_prompt": json.dumps(messages), "proposer_output": out[0]}
+            for (row, messages), out in zip(pending, outputs)]
+
+
+def run(ctx: StageContext) -> StageOutput:
+    failures = ctx.inputs["failures"].table()
+    proposer = ctx.cfg.intervention.proposer
+    if proposer == "oracle":
+        rows = oracle_proposals(failures)
+    else:
+        model_path = ctx.inputs["policy"].model_path if proposer == "self" else proposer
+        rows = model_proposals(ctx, failures, model_path)
+    table = pd.DataFrame(rows, columns=list(failures.columns) + ["proposal_index", "proposer_prompt",
+                                                                 "proposer_output", "prompt_truncated"])
+    metrics = {"funnel/proposals": len(table), "funnel/prompts_truncated": int(table["prompt_truncated"].sum())}
+    return StageOutput(tables={"main": table}, metrics=metrics)
+
+
+STAGE = Stage(name="propose", version="1", reads=READS, inputs=inputs, run=run, description=__doc__)

@@ -1,0 +1,79 @@
+"""Stage `rl`: GRPO with a binary correctness reward (TRL GRPOTrainer).
+
+Starts from the SFT checkpoint when the variant trains one, else from the base model. Prompts are
+the training problems; with ``rl.hints`` (hint-guided RL baseline) each prompt also carries the
+first ``rl.hint_fraction`` of the reference solution's steps. Logs reward, ``frac_reward_zero_std``
+(the share of groups with no learning signal, which InT is meant to lower) and completion length.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
+from int_exp.stages.common import user_prompt
+from int_exp.steps import join_steps, split_steps
+
+READS = [
+    "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta",
+    "rl.temperature", "rl.max_completion_length", "rl.per_device_batch_size", "rl.gradient_accumulation_steps",
+    "rl.peft", "rl.lora_r", "rl.lora_alpha", "rl.bf16", "rl.use_vllm", "rl.vllm_mode", "rl.seed",
+    "rl.trainer_kwargs", "data.prompt_template",
+]
+HINT_PREFIX = "\n\nHint (the beginning of a solution):\n"
+
+
+def hint(reference_solution: str, fraction: float) -> str:
+    """The first ``fraction`` of the reference solution's steps (at least one step).
+
+    >>> hint("a\\n\\nb\\n\\nc\\n\\nd", 0.5)
+    'a\\n\\nb'
+    """
+    steps = split_steps(reference_solution or "")
+    return join_steps(steps[: max(1, math.floor(len(steps) * fraction))]) if steps else ""
+
+
+def prompts(ctx: StageContext) -> list[dict]:
+    cfg = ctx.cfg
+    rows = []
+    for row in ctx.inputs["problems"].rows():
+        text = user_prompt(row["problem"], cfg.data.prompt_template)
+        if cfg.rl.hints and hint(row["reference_solution"], cfg.rl.hint_fraction):
+            text += HINT_PREFIX + hint(row["reference_solution"], cfg.rl.hint_fraction)
+        rows.append({"prompt": [{"role": "user", "content": text}], "answer": str(row["answer"])})
+    return rows
+
+
+def run(ctx: StageContext) -> StageOutput:
+    from int_exp.training import correctness_reward, run_grpo
+
+    data = prompts(ctx)
+    if not data:
+        raise EmptyStageError("rl has no training problems: the `problems` stage is empty")
+    history: list[dict] = []
+
+    def log_fn(metrics: dict, step: int) -> None:
+        history.append(metrics)
+        ctx.log_metrics({f"rl/{k}": v for k, v in metrics.items()}, step)
+
+    final = run_grpo(data, ctx.inputs["policy"].model_path, ctx.cfg.rl, ctx.out_dir / "model",
+                     reward_fn=correctness_reward, log_fn=log_fn)
+    metrics = {f"rl/{k}": v for k, v in final.items() if isinstance(v, (int, float))}
+    for key in ("reward", "frac_reward_zero_std", "completions/mean_length"):
+        values = [h[key] for h in history if key in h]
+        if values:
+            metrics[f"rl/mean_{key.replace('/', '_')}"] = sum(values) / len(values)
+    table = pd.DataFrame({"prompt": [r["prompt"][0]["content"] for r in data], "answer": [r["answer"] for r in data]})
+    return StageOutput(tables={"main": table}, metrics=metrics, model="model")
+
+
+STAGE = Stage(
+    name="rl",
+    version="1",
+    reads=READS,
+    inputs=lambda cfg, plan: {"policy": plan.policy_before("rl"), "problems": "problems"},
+    run=run,
+    description=__doc__,
+)

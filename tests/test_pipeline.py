@@ -1,0 +1,185 @@
+"""The runner and cache: keys, hits, misses, resume after a crash, concurrent jobs, restricted config."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from int_exp.pipeline.cache import Cache, cache_key
+from int_exp.pipeline.runner import Runner, execution_order, make_plan
+from int_exp.pipeline.stage import MANIFEST, Stage, StageOutput
+from int_exp.tracking import NullTracker
+
+CALLS: list[str] = []
+
+
+def numbers_stage(ctx):
+    CALLS.append("numbers")
+    return StageOutput(tables={"main": pd.DataFrame({"x": list(range(ctx.cfg.source.size))})},
+                       metrics={"funnel/numbers": ctx.cfg.source.size})
+
+
+def squares_stage(ctx):
+    CALLS.append("squares")
+    if ctx.cfg.square.crash:
+        raise RuntimeError("simulated crash")
+    table = ctx.inputs["numbers"].table()
+    (ctx.out_dir / "note.txt").write_text("squares")
+    return StageOutput(tables={"main": table.assign(y=table["x"] ** ctx.cfg.square.power)}, files=["note.txt"])
+
+
+def sneaky_stage(ctx):
+    return StageOutput(metrics={"value": ctx.cfg.square.power})  # reads a key it did not declare
+
+
+STAGES = {
+    "numbers": Stage("numbers", "1", ["source.size"], {}, numbers_stage),
+    "squares": Stage("squares", "1", ["square.power", "square.crash"], {"numbers": "numbers"}, squares_stage),
+    "sneaky": Stage("sneaky", "1", ["source.size"], {}, sneaky_stage),
+}
+
+
+def make_cfg(tmp_path: Path, **overrides):
+    cfg = OmegaConf.create({
+        "stages": ["squares"],
+        "paths": {"cache_dir": str(tmp_path / "cache")},
+        "source": {"size": 4},
+        "square": {"power": 2, "crash": False},
+        "sft": {"enabled": True},
+        "rl": {"enabled": True},
+        "variant": {"name": "test"},
+        "backend": {"name": "hf"},
+    })
+    for key, value in overrides.items():
+        OmegaConf.update(cfg, key, value)
+    return cfg
+
+
+def run(cfg):
+    return Runner(cfg, NullTracker(), STAGES).run()
+
+
+def test_first_run_computes_second_run_hits(tmp_path):
+    CALLS.clear()
+    first = run(make_cfg(tmp_path))
+    assert CALLS == ["numbers", "squares"]
+    assert not first["squares"].cache_hit
+    assert list(first["squares"].table()["y"]) == [0, 1, 4, 9]
+    assert first["squares"].files[0].read_text() == "squares"
+
+    CALLS.clear()
+    second = run(make_cfg(tmp_path))
+    assert CALLS == []
+    assert second["numbers"].cache_hit and second["squares"].cache_hit
+    assert second["squares"].key == first["squares"].key
+
+
+def test_changing_a_downstream_key_recomputes_only_downstream(tmp_path):
+    run(make_cfg(tmp_path))
+    CALLS.clear()
+    results = run(make_cfg(tmp_path, **{"square.power": 3}))
+    assert CALLS == ["squares"]
+    assert results["numbers"].cache_hit and not results["squares"].cache_hit
+    assert list(results["squares"].table()["y"]) == [0, 1, 8, 27]
+
+
+def test_changing_an_upstream_key_changes_every_downstream_key(tmp_path):
+    a = run(make_cfg(tmp_path))
+    b = run(make_cfg(tmp_path, **{"source.size": 5}))
+    assert a["numbers"].key != b["numbers"].key and a["squares"].key != b["squares"].key
+
+
+def test_crash_leaves_no_entry_and_rerun_resumes_at_the_failed_stage(tmp_path):
+    CALLS.clear()
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(make_cfg(tmp_path, **{"square.crash": True}))
+    assert CALLS == ["numbers", "squares"]
+    squares_dir = tmp_path / "cache" / "squares"
+    assert not any((p / MANIFEST).exists() for p in squares_dir.iterdir() if p.is_dir())
+    assert not any(p.name.endswith(".tmp") for p in squares_dir.iterdir())  # staging cleaned up
+
+    CALLS.clear()
+    # Same key material except the crash switch: numbers is reused, squares computed.
+    results = run(make_cfg(tmp_path))
+    assert CALLS == ["squares"]
+    assert results["numbers"].cache_hit
+
+
+def test_entry_without_manifest_is_not_a_hit(tmp_path):
+    results = run(make_cfg(tmp_path))
+    entry = results["squares"].dir
+    (entry / MANIFEST).unlink()  # as if the process died between writing files and the manifest
+    CALLS.clear()
+    again = run(make_cfg(tmp_path))
+    assert CALLS == ["squares"] and not again["squares"].cache_hit
+    assert (entry / MANIFEST).exists()
+
+
+def test_manifest_records_key_material_and_table_digest(tmp_path):
+    result = run(make_cfg(tmp_path))["squares"]
+    manifest = json.loads((result.dir / MANIFEST).read_text())
+    assert manifest["config"] == {"square.crash": False, "square.power": 2}
+    assert manifest["inputs"] == {"numbers": result.manifest["inputs"]["numbers"]}
+    assert manifest["tables"]["main"]["rows"] == 4 and len(manifest["tables"]["main"]["digest"]) == 16
+    assert result.key == cache_key("squares", "1", manifest["config"], manifest["inputs"])
+
+
+def test_stage_cannot_read_undeclared_config(tmp_path):
+    cfg = make_cfg(tmp_path, stages=["sneaky"])
+    with pytest.raises(Exception, match="square"):
+        run(cfg)
+
+
+def _concurrent_job(cache_dir: str, queue) -> None:
+    cfg = make_cfg(Path(cache_dir).parent)
+    results = Runner(cfg, NullTracker(), STAGES).run()
+    queue.put((results["squares"].cache_hit, results["squares"].key))
+
+
+def test_concurrent_jobs_compute_once_and_agree(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    jobs = [ctx.Process(target=_concurrent_job, args=(str(tmp_path / "cache"), queue)) for _ in range(3)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(120)
+    outcomes = [queue.get(timeout=5) for _ in jobs]
+    assert len({key for _, key in outcomes}) == 1
+    assert sum(not hit for hit, _ in outcomes) == 1  # exactly one job computed, the others waited and reused
+    entries = [p for p in (tmp_path / "cache" / "squares").iterdir() if p.is_dir()]
+    assert len(entries) == 1 and (entries[0] / MANIFEST).exists()
+
+
+def test_commit_keeps_an_existing_complete_entry(tmp_path):
+    cache = Cache(tmp_path)
+    for content in ("first", "second"):
+        with cache.staging("s", "k") as staged:
+            (staged / "data.txt").write_text(content)
+            final = cache.commit("s", "k", staged, {"content": content})
+    assert (final / "data.txt").read_text() == "first"
+
+
+def test_plan_runs_training_stages_only_when_listed_and_enabled(tmp_path):
+    from int_exp.stages import STAGES as real
+
+    def order(stages, sft=True, rl=True, data="interventions", filt=True):
+        cfg = OmegaConf.create({"stages": stages, "sft": {"enabled": sft, "data": data}, "rl": {"enabled": rl},
+                                "variant": {"name": "t"}, "intervention": {"correctness_filter": filt, "proposer": "self"}})
+        return execution_order(cfg, make_plan(cfg, real), real)
+
+    assert order(["eval"]) == ["model", "eval"]
+    assert order(["sft", "rl", "eval"], sft=False, rl=False) == ["model", "eval"]
+    assert order(["sft", "rl", "eval"], sft=False)[-3:] == ["problems", "rl", "eval"]
+    full = order(["sft", "rl", "eval"])
+    assert full.index("guided_sampling") < full.index("guided_rollouts") < full.index("sft") < full.index("rl")
+    assert "guided_sampling" not in order(["sft"], filt=False)
+    assert "reflect" in order(["sft"], data="reflection")
+    assert order(["guided_rollouts"])[-1] == "guided_rollouts" and "sft" not in order(["guided_rollouts"])
+    with pytest.raises(ValueError, match="unknown stage"):
+        order(["evaluate"])
