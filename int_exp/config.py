@@ -41,13 +41,25 @@ class SandboxModelConfig:
 
     hidden_size: int = 128
     num_layers: int = 4
-    num_heads: int = 4
+    num_heads: int = 4  # head_dim = hidden_size / num_heads must be >= 32 (vLLM's CPU attention)
     intermediate_size: int = 512
     max_position_embeddings: int = 1024
-    train_problems: int = 6000
+    # Training data: problems of the arith `pretrain` split with train_min_ops..train_max_ops
+    # operations (easy and medium: hard problems stay out of distribution); operands, operations
+    # and seed come from data.arith.
+    train_problems: int = 20000
+    train_min_ops: int = 1
+    train_max_ops: int = 5
     train_steps: int = 1500
     batch_size: int = 32
     learning_rate: float = 3e-3
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.01
+    num_threads: int = 0  # 0: all cores (at most 8)
+    device: str = "cpu"  # cpu | cuda | auto
+    eval_problems: int = 32  # held-out test problems per difficulty for the card (0: skip)
+    eval_temperature: float = 0.8
     seed: int = 0
 
 
@@ -68,13 +80,17 @@ class ModelConfig:
 class ArithConfig:
     """Synthetic multi-step arithmetic (int_exp/arith.py)."""
 
-    min_steps: int = 3
+    min_steps: int = 3  # operations per problem (the detailed reference has 2 more steps)
     max_steps: int = 6
-    max_operand: int = 99
-    operations: List[str] = field(default_factory=lambda: ["+", "-", "*"])
+    max_operand: int = 99  # + and - operands: 1..max_operand (also the start value's range)
+    max_multiplier: int = 9  # * and / operands: 2..max_multiplier (division is exact)
+    max_value: int = 9999  # no running value exceeds this in size
+    allow_negative: bool = False  # let running values go below zero
+    operations: List[str] = field(default_factory=lambda: ["+", "-", "*"])  # any of + - * /
     reference_style: str = "detailed"  # detailed | terse (high-level, few steps: off-policy)
     train_size: int = 2000
     test_size: int = 200
+    seed: int = 0  # generator seed (splits stay disjoint for any seed: hash of the problem text)
 
 
 @dataclass

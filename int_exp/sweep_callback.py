@@ -6,6 +6,7 @@ run in other processes or on other nodes (submitit) attach to it explicitly.
 
 from __future__ import annotations
 
+import atexit
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,15 @@ class SweepTracking(Callback):
         )
         self.tracker.log_params(self.run_id, {"sweep_overrides": overrides or "(none)"})
         (sweep_dir / PARENT_RUN_FILE).write_text(self.run_id)
+        # Hydra skips on_multirun_end when the sweep raises (e.g. too many failed trials):
+        # close the parent run at exit then, FAILED, so it never stays RUNNING.
+        atexit.register(self.close_if_open)
         log.info("MLflow sweep run %s", self.run_id)
+
+    def close_if_open(self) -> None:
+        if self.run_id is not None:
+            run_id, self.run_id = self.run_id, None
+            self.tracker.end_run(run_id, RuntimeError("the sweep stopped before it finished"))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.run_id is None:
@@ -48,7 +57,8 @@ class SweepTracking(Callback):
         except Exception as exc:  # the sweep's jobs are done; a reporting problem must not hide them
             log.exception("sweep summary failed")
             error = exc
-        self.tracker.end_run(self.run_id, error)
+        run_id, self.run_id = self.run_id, None
+        self.tracker.end_run(run_id, error)
 
     def log_best_trial(self, sweep_dir: Path) -> None:
         results = sweep_dir / "optimization_results.yaml"

@@ -154,6 +154,5 @@ class Runner:
         status = "cache hit" if result.cache_hit else f"computed in {result.manifest.get('seconds', 0):.1f}s"
         rows = {name: info["rows"] for name, info in result.manifest.get("tables", {}).items()}
         log.info("stage %s: %s, rows %s", result.stage, status, rows)
-        for name, count in rows.items():
-            if count == 0:
-                log.warning("stage %s produced an EMPTY table %r: downstream stages have nothing to use", result.stage, name)
+        if rows.get("main") == 0:
+            log.warning("stage %s produced an EMPTY table: downstream stages have nothing to use", result.stage)
