@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Tiny models gain nothing from intra-op threads, and on a 2-core machine OpenMP spin-waiting
+# against the grader's worker processes makes them several times slower. Set before torch loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 

@@ -1,0 +1,113 @@
+"""End-to-end jobs on the tiny model: eval, the intervention chain, training, read back from MLflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from int_exp.cli import run_job
+from int_exp.pipeline.stage import EmptyStageError
+from tests.test_configs import CONF
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """One cache and one MLflow store for the module: the tiny model is built once."""
+    root = tmp_path_factory.mktemp("e2e")
+    return {"cache": root / "cache", "uri": f"sqlite:///{root}/mlflow.db", "artifacts": root / "artifacts"}
+
+
+def smoke(workspace, *overrides: str):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose("config", overrides=[
+            "experiment=smoke", f"paths.cache_dir={workspace['cache']}", f"tracking.uri={workspace['uri']}",
+            f"tracking.artifact_root={workspace['artifacts']}", "tracking.experiment=e2e", *overrides,
+        ])
+    return cfg
+
+
+def last_job(workspace):
+    """The newest job run and its stage runs, from MLflow."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(workspace["uri"])
+    experiment = client.get_experiment_by_name("e2e")
+    jobs = [r for r in client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+            if "stage" not in r.data.tags]
+    job = jobs[0]
+    stages = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{job.info.run_id}'")
+    return client, job, {s.data.tags["stage"]: s for s in stages}
+
+
+def test_eval_job_logs_pass_at_k_config_dataset_and_plot_then_hits_the_cache(workspace):
+    run_job(smoke(workspace, "stages=[eval]"))
+    client, job, stages = last_job(workspace)
+    assert job.info.status == "FINISHED"
+    assert set(stages) == {"model", "eval"}
+    for key in ("arith/pass_at_1", "arith/pass_at_4", "arith/accuracy"):
+        assert 0.0 <= job.data.metrics[key] <= 1.0
+    assert job.data.metrics["arith/problems"] == 6
+    assert job.data.params["eval.n"] == "4" and job.data.params["model.name_or_path"] == "builtin:tiny"
+    assert "config.yaml" in [a.path for a in client.list_artifacts(job.info.run_id)]
+    evaluation = stages["eval"]
+    assert [d.dataset.name for d in evaluation.inputs.dataset_inputs] == ["eval/arith"]
+    assert "pass_at_k.png" in [a.path for a in client.list_artifacts(evaluation.info.run_id)]
+    assert evaluation.data.tags["cache_hit"] == "false"
+
+    run_job(smoke(workspace, "stages=[eval]"))
+    _, again, stages = last_job(workspace)
+    assert {s: r.data.tags["cache_hit"] for s, r in stages.items()} == {"model": "true", "eval": "true"}
+    assert again.data.metrics["arith/pass_at_1"] == job.data.metrics["arith/pass_at_1"]
+
+
+CHAIN = ["problems", "rollouts", "failures", "propose", "parse", "guided_sampling", "guided_rollouts"]
+
+
+def test_intervention_chain_funnel_then_min_correct_recomputes_only_the_filter(workspace):
+    run_job(smoke(workspace, "stages=[guided_rollouts]"))
+    client, job, stages = last_job(workspace)
+    metrics = job.data.metrics
+    assert metrics["funnel/problems"] == 6 and metrics["funnel/rollouts"] == 12
+    assert metrics["funnel/incorrect"] == 12  # a random model solves nothing
+    assert metrics["funnel/proposals"] == 12
+    assert metrics["funnel/parsed"] >= metrics["funnel/deduplicated"] >= metrics["funnel/kept"] > 0
+    assert metrics["funnel/parsed"] == metrics["funnel/leaked"] + metrics["funnel/deduplicated"]
+    kept = stages["guided_rollouts"]
+    assert "sample_interventions.md" in [a.path for a in client.list_artifacts(kept.info.run_id)]
+    for name in CHAIN:
+        assert stages[name].inputs.dataset_inputs, f"{name} logged no table"
+
+    run_job(smoke(workspace, "stages=[guided_rollouts]"))
+    _, _, stages = last_job(workspace)
+    assert all(stages[name].data.tags["cache_hit"] == "true" for name in CHAIN)
+
+    with pytest.raises(EmptyStageError, match="emptied at 'kept'"):
+        run_job(smoke(workspace, "stages=[sft]", "intervention.min_correct=1"))
+    _, failed, stages = last_job(workspace)
+    assert failed.info.status == "FAILED" and "emptied at 'kept'" in failed.data.tags["error"]
+    hits = {name: stages[name].data.tags["cache_hit"] for name in CHAIN}
+    assert hits.pop("guided_rollouts") == "false"
+    assert set(hits.values()) == {"true"}  # only the filtering step was recomputed
+
+
+def test_full_int_job_trains_and_evaluates(workspace):
+    run_job(smoke(workspace))
+    client, job, stages = last_job(workspace)
+    assert job.info.status == "FINISHED"
+    assert {"sft", "rl", "eval"} <= set(stages)
+    metrics = job.data.metrics
+    assert metrics["sft/examples"] == metrics["funnel/kept"] > 0
+    assert metrics["sft/train_loss"] > 0 and metrics["sft/entropy"] > 0
+    assert "rl/mean_frac_reward_zero_std" in metrics and 0 <= metrics["rl/mean_frac_reward_zero_std"] <= 1
+    assert "arith/pass_at_1" in metrics
+    sft_run = stages["sft"]
+    assert [a.path for a in client.list_artifacts(sft_run.info.run_id)] == ["checkpoint"]
+    assert client.get_metric_history(sft_run.info.run_id, "sft/loss")  # the training curve
+    # lineage: eval used the RL checkpoint, which started from the SFT checkpoint
+    manifest = {name: json.loads((Path(stages[name].data.tags["cache_dir"]) / "manifest.json").read_text())
+                for name in ("rl", "eval")}
+    assert manifest["eval"]["inputs"]["policy"] == stages["rl"].data.tags["cache_key"]
+    assert manifest["rl"]["inputs"]["policy"] == stages["sft"].data.tags["cache_key"]
