@@ -74,7 +74,10 @@ def run_job(cfg: DictConfig) -> float | None:
     info = hydra_info()
     sweep_parent_run(cfg, info)
     tracker = make_tracker(cfg.tracking)
-    params = {"overrides": " ".join(info.get("overrides", [])) or "(none)"}
+    overrides = info.get("overrides", [])
+    params = {"overrides": " ".join(overrides) or "(none)"}
+    # The values a sweep chose for this job, one param each (sweep runs compare them side by side).
+    params.update({f"override.{o.split('=', 1)[0].lstrip('+~')}": o.split("=", 1)[1] for o in overrides if "=" in o})
     if cfg.tracking.trial_number is not None:
         params["trial_number"] = cfg.tracking.trial_number
     with tracker.job(cfg, job_tags(cfg, info), params) as run_id:

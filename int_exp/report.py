@@ -22,6 +22,14 @@ VARIANT_ORDER = ["base", "rl_only", "hint_rl", "sft_ref", "sft_reflect", "int_no
                  "int_no_filter", "int"]
 
 
+def row_label(run) -> str:
+    """The variant, plus any other override that tells two runs of one variant apart."""
+    skip = ("variant=", "experiment=", "hparams_search=", "tracking.", "paths.", "hydra")
+    overrides = run.data.params.get("overrides", "")
+    extra = [o for o in overrides.split() if o != "(none)" and not o.lstrip("+~").startswith(skip)]
+    return run.data.tags["variant"] + (f" [{' '.join(sorted(extra))}]" if extra else "")
+
+
 def job_runs(client, experiment_id: str, parent_run_id: str | None) -> pd.DataFrame:
     """Finished job runs (not stage runs), newest first, with their pass@k metrics."""
     query = "attributes.status = 'FINISHED' and tags.variant != ''"
@@ -33,7 +41,7 @@ def job_runs(client, experiment_id: str, parent_run_id: str | None) -> pd.DataFr
         metrics = {k: v for k, v in run.data.metrics.items() if PASS_AT.match(k)}
         if "stage" in run.data.tags or not metrics:
             continue
-        rows.append({"run_id": run.info.run_id, "variant": run.data.tags["variant"],
+        rows.append({"run_id": run.info.run_id, "variant": row_label(run),
                      "group": run.data.tags.get("comparison_group", "?"), "model": run.data.tags.get("model", "?"),
                      "eval_data": run.data.tags.get("eval_data", "?"), **metrics})
     return pd.DataFrame(rows)
@@ -48,7 +56,8 @@ def variant_table(runs: pd.DataFrame) -> pd.DataFrame:
     for k in sorted({int(PASS_AT.match(c)["k"]) for c in metric_cols}):
         cols = [c for c in metric_cols if int(PASS_AT.match(c)["k"]) == k]
         table[f"average/pass_at_{k}"] = table[cols].mean(axis=1)
-    order = [v for v in VARIANT_ORDER if v in table.index] + sorted(set(table.index) - set(VARIANT_ORDER))
+    rank = {name: i for i, name in enumerate(VARIANT_ORDER)}
+    order = sorted(table.index, key=lambda label: (rank.get(label.split(" [")[0], len(rank)), label))
     table = table.loc[order].round(2)
     table.insert(0, "runs", runs.groupby("variant").size().reindex(order).values)
     return table

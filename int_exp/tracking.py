@@ -15,6 +15,7 @@ import logging
 import math
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -168,7 +169,9 @@ class MlflowTracker:
         import mlflow.data
         from mlflow.entities import DatasetInput, InputTag
 
-        dataset = mlflow.data.from_pandas(table_for_mlflow(df), name=name, digest=digest)
+        with warnings.catch_warnings():  # schema-inference hints about int columns: noise here
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(table_for_mlflow(df), name=name, digest=digest)
         tags = [InputTag(key="mlflow.data.context", value=name.split("/")[0])]
         self.client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
 

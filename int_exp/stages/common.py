@@ -68,3 +68,30 @@ def empty_funnel_message(upstream: dict) -> str:
             seen = ", ".join(f"{s}={int(c)}" for s, c in counts if c is not None)
             return f"the funnel emptied at '{step}' (funnel: {seen})"
     return "an upstream stage produced no rows"
+
+
+def train(kind: str, ctx, data: list[dict], model_path: str, section, prefix: str) -> tuple[dict, list[dict]]:
+    """Run SFT or GRPO in-process, or under ``accelerate launch`` when ``num_processes > 1``.
+
+    Returns the final metrics and the logged history; curves go to MLflow under ``prefix``.
+    """
+    from int_exp import training
+
+    history: list[dict] = []
+
+    def log_fn(metrics: dict, step: int) -> None:
+        history.append(metrics)
+        ctx.log_metrics({f"{prefix}/{k}": v for k, v in metrics.items()}, step)
+
+    out_dir = ctx.out_dir / "model"
+    if section.num_processes > 1:
+        from int_exp.launch import launch
+
+        result = launch(kind, data, model_path, section, out_dir, ctx.out_dir)
+        for entry in result["history"]:
+            log_fn({k: v for k, v in entry.items() if k != "step"}, entry["step"])
+        return result["final"], history
+    if kind == "sft":
+        return training.run_sft(data, model_path, section, out_dir, log_fn=log_fn), history
+    return training.run_grpo(data, model_path, section, out_dir, reward_fn=training.correctness_reward,
+                             log_fn=log_fn), history

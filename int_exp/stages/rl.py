@@ -13,14 +13,14 @@ import math
 import pandas as pd
 
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
-from int_exp.stages.common import user_prompt
+from int_exp.stages.common import train, user_prompt
 from int_exp.steps import join_steps, split_steps
 
 READS = [
     "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta",
     "rl.temperature", "rl.max_completion_length", "rl.per_device_batch_size", "rl.gradient_accumulation_steps",
     "rl.peft", "rl.lora_r", "rl.lora_alpha", "rl.bf16", "rl.use_vllm", "rl.vllm_mode", "rl.seed",
-    "rl.trainer_kwargs", "data.prompt_template",
+    "rl.trainer_kwargs", "rl.num_processes", "rl.accelerate_config", "data.prompt_template",
 ]
 HINT_PREFIX = "\n\nHint (the beginning of a solution):\n"
 
@@ -47,19 +47,10 @@ def prompts(ctx: StageContext) -> list[dict]:
 
 
 def run(ctx: StageContext) -> StageOutput:
-    from int_exp.training import correctness_reward, run_grpo
-
     data = prompts(ctx)
     if not data:
         raise EmptyStageError("rl has no training problems: the `problems` stage is empty")
-    history: list[dict] = []
-
-    def log_fn(metrics: dict, step: int) -> None:
-        history.append(metrics)
-        ctx.log_metrics({f"rl/{k}": v for k, v in metrics.items()}, step)
-
-    final = run_grpo(data, ctx.inputs["policy"].model_path, ctx.cfg.rl, ctx.out_dir / "model",
-                     reward_fn=correctness_reward, log_fn=log_fn)
+    final, history = train("rl", ctx, data, ctx.inputs["policy"].model_path, ctx.cfg.rl, prefix="rl")
     metrics = {f"rl/{k}": v for k, v in final.items() if isinstance(v, (int, float))}
     for key in ("reward", "frac_reward_zero_std", "completions/mean_length"):
         values = [h[key] for h in history if key in h]

@@ -12,14 +12,15 @@ from __future__ import annotations
 import pandas as pd
 
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
-from int_exp.stages.common import empty_funnel_message, user_prompt
+from int_exp.stages.common import empty_funnel_message, train, user_prompt
 
 SOURCES = {"interventions": "guided_rollouts", "reference": "failures", "reflection": "reflect"}
 READS = [
     "sft.data", "sft.clone_prefix", "sft.clone_suffix", "sft.peft", "sft.lora_r", "sft.lora_alpha",
     "sft.lora_dropout", "sft.learning_rate", "sft.epochs", "sft.per_device_batch_size",
     "sft.gradient_accumulation_steps", "sft.lr_scheduler", "sft.min_lr_rate", "sft.warmup_ratio",
-    "sft.max_length", "sft.bf16", "sft.seed", "sft.trainer_kwargs", "data.prompt_template", "model.dtype",
+    "sft.max_length", "sft.bf16", "sft.seed", "sft.trainer_kwargs", "sft.num_processes", "sft.accelerate_config",
+    "data.prompt_template", "model.dtype",
 ]
 DIAGNOSTIC_EXAMPLES = 256
 
@@ -45,8 +46,11 @@ def examples_from(ctx: StageContext) -> list[dict]:
 
 def run(ctx: StageContext) -> StageOutput:
     from int_exp.models import load_tokenizer
-    from int_exp.training import run_sft, sequence_diagnostics
+    from int_exp.training import sequence_diagnostics
 
+    if ctx.cfg.sft.epochs <= 0 or ctx.cfg.sft.learning_rate <= 0:
+        raise ValueError(f"sft.epochs={ctx.cfg.sft.epochs} and sft.learning_rate={ctx.cfg.sft.learning_rate} "
+                         "must both be > 0")
     examples = examples_from(ctx)
     if not examples:
         raise EmptyStageError(
@@ -56,10 +60,7 @@ def run(ctx: StageContext) -> StageOutput:
     diagnostics = sequence_diagnostics(examples, base, load_tokenizer(base), max_examples=DIAGNOSTIC_EXAMPLES)
     ctx.log.info("SFT data under the base model: %s", diagnostics)
 
-    def log_fn(metrics: dict, step: int) -> None:
-        ctx.log_metrics({f"sft/{k}": v for k, v in metrics.items()}, step)
-
-    final = run_sft(examples, base, ctx.cfg.sft, ctx.out_dir / "model", log_fn=log_fn)
+    final, _ = train("sft", ctx, examples, base, ctx.cfg.sft, prefix="sft")
     metrics = {f"sft/{k}": v for k, v in {**final, **diagnostics}.items() if isinstance(v, (int, float))}
     metrics["sft/examples"] = len(examples)
     return StageOutput(tables={"main": pd.DataFrame(examples)}, metrics=metrics, model="model")

@@ -1,0 +1,115 @@
+"""Real Hydra multiruns of run.py: cache reuse across jobs, Optuna studies, submitit, MLflow nesting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_configs import ROOT
+
+
+def multirun(tmp_path, *overrides: str, name: str = "sweep", check: bool = True):
+    """`python run.py -m ...` with every output (cache, MLflow, sweep folder, study) under tmp_path."""
+    cmd = [sys.executable, "run.py", "-m", *overrides,
+           f"paths.cache_dir={tmp_path / 'cache'}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+           f"tracking.artifact_root={tmp_path / 'artifacts'}", f"hydra.sweep.dir={tmp_path / name}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    if check:
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
+    return out
+
+
+def sweep_runs(tmp_path, experiment: str):
+    """{sweep parent run: [its job runs]} from MLflow."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("sweep") == "true"]
+    children = {p.info.run_id: [r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]
+                for p in parents}
+    return client, parents, children, runs
+
+
+def test_sweep_over_sft_settings_reuses_the_data_stages(tmp_path):
+    out = multirun(tmp_path, "experiment=smoke", "sft.clone_suffix=true,false")
+    assert "| int [sft.clone_suffix=False] |" in out.stdout and "| int [sft.clone_suffix=True] |" in out.stdout
+    client, parents, children, runs = sweep_runs(tmp_path, "smoke")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    jobs = sorted(children[parents[0].info.run_id], key=lambda r: int(r.data.tags["job_num"]))
+    assert [j.data.params["sft.clone_suffix"] for j in jobs] == ["True", "False"]
+    assert all(j.info.status == "FINISHED" for j in jobs)
+    second = {r.data.tags["stage"]: r.data.tags["cache_hit"] for r in runs
+              if r.data.tags.get("mlflow.parentRunId") == jobs[1].info.run_id}
+    data_stages = ["model", "problems", "rollouts", "failures", "propose", "parse", "guided_sampling", "guided_rollouts"]
+    assert {s: second[s] for s in data_stages} == {s: "true" for s in data_stages}
+    assert {s: second[s] for s in ("sft", "rl", "eval")} == {"sft": "false", "rl": "false", "eval": "false"}
+    assert "report" in [a.path for a in client.list_artifacts(parents[0].info.run_id)]
+
+
+def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path):
+    study = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hparams_search=sft_optuna", "experiment=smoke"]
+    multirun(tmp_path, *study, "hydra.sweeper.n_trials=3", name="study1")
+    multirun(tmp_path, *study, "hydra.sweeper.n_trials=5", name="study2")
+
+    import optuna
+
+    summaries = optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/optuna.db")
+    assert len(summaries) == 1 and summaries[0].n_trials == 5
+    trials = optuna.load_study(study_name=summaries[0].study_name, storage=f"sqlite:///{tmp_path}/optuna.db").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 5
+
+    _, parents, children, _ = sweep_runs(tmp_path, "smoke")
+    parents = sorted(parents, key=lambda p: p.info.start_time)
+    assert [len(children[p.info.run_id]) for p in parents] == [3, 2]
+    trial_numbers = [sorted(int(c.data.params["trial_number"]) for c in children[p.info.run_id]) for p in parents]
+    assert trial_numbers == [[0, 1, 2], [3, 4]]
+    for parent in parents:
+        assert parent.info.status == "FINISHED"
+        assert "best_value" in parent.data.metrics and "best.sft.learning_rate" in parent.data.params
+        for child in children[parent.info.run_id]:
+            assert "arith/pass_at_1" in child.data.metrics and "override.sft.learning_rate" in child.data.params
+    best = max(t.value for t in trials[3:])
+    assert parents[1].data.metrics["best_value"] == pytest.approx(max(best, max(t.value for t in trials[:3])))
+
+
+def test_failing_trial_is_failed_in_optuna_and_mlflow_and_the_sweep_continues(tmp_path):
+    # epochs=0 makes SFT refuse to train: that trial raises; the others run.
+    study = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hparams_search=sft_optuna", "experiment=smoke",
+             "hydra.sweeper.n_trials=3", "hydra.sweeper.max_failure_rate=0.5", "hydra.sweeper.sampler.seed=1",
+             "sft.epochs=choice(0,1)", "sft.learning_rate=1e-4"]
+    multirun(tmp_path, *study)
+    import optuna
+
+    summary = optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/optuna.db")[0]
+    trials = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{tmp_path}/optuna.db").trials
+    states = {t.number: (t.state.name, t.params["sft.epochs"]) for t in trials}
+    assert {s for s, epochs in states.values() if epochs == 0} == {"FAIL"}
+    assert {s for s, epochs in states.values() if epochs == 1} <= {"COMPLETE"}
+    _, parents, children, _ = sweep_runs(tmp_path, "smoke")
+    status = {int(c.data.params["trial_number"]): c.info.status for c in children[parents[0].info.run_id]}
+    assert status == {n: "FAILED" if epochs == 0 else "FINISHED" for n, (_, epochs) in states.items()}
+
+
+@pytest.mark.slow
+def test_sweep_through_the_submitit_local_launcher(tmp_path):
+    multirun(tmp_path, "hydra/launcher=local", "experiment=smoke", "stages=[eval]", "eval.n=2", "eval.k=[1,2]",
+             "sampling.seed=0,1")
+    _, parents, children, _ = sweep_runs(tmp_path, "smoke")
+    jobs = children[parents[0].info.run_id]
+    assert len(jobs) == 2 and {j.info.status for j in jobs} == {"FINISHED"}
+    assert {j.data.params["sampling.seed"] for j in jobs} == {"0", "1"}
+
+
+@pytest.mark.slow
+def test_every_variant_runs_and_the_report_has_a_row_per_variant(tmp_path):
+    variants = ["base", "rl_only", "int", "int_no_prefix", "int_with_suffix", "int_no_filter", "sft_ref",
+                "sft_reflect", "hint_rl"]
+    out = multirun(tmp_path, "experiment=smoke", "variant=" + ",".join(variants))
+    for variant in variants:
+        assert f"| {variant} |" in out.stdout, out.stdout[-3000:]
