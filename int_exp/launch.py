@@ -34,17 +34,13 @@ def launch(kind: str, data: list[dict], model_path: str, cfg: Any, out_dir: Path
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(cfg.num_processes)]
     if cfg.accelerate_config:
         command += ["--config_file", str(cfg.accelerate_config)]
-    elif not _cuda_available():
-        command += ["--cpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    else:
+        # Plain DDP. accelerate's `--cpu` would start ONE process; its multi-GPU launcher (torchrun)
+        # also serves CPUs, where the trainers' use_cpu=True selects gloo (DistributedType.MULTI_CPU).
+        command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     command += ["-m", "int_exp.launch", str(spec_path)]
     subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": _pythonpath()})
     return json.loads(Path(spec["result"]).read_text())
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _pythonpath() -> str:
