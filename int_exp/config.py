@@ -113,6 +113,8 @@ class DataConfig:
     seed: int = 0
     slice: Optional[str] = None  # "start:stop" of the training problems, after the subset
     shard: Optional[str] = None  # "i/N": this job's share of the training problems
+    merge_shards: Optional[int] = None  # N: merge the N shard entries of `merge_at` (pipeline/shards.py)
+    merge_at: str = "guided_rollouts"
     # The user message for every policy prompt (rollouts, RL, SFT, eval); {problem} is replaced.
     prompt_template: str = "{problem}"
     arith: ArithConfig = field(default_factory=ArithConfig)

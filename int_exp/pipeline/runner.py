@@ -37,8 +37,8 @@ def make_plan(cfg: DictConfig, stages: dict[str, Stage]) -> Plan:
     return plan
 
 
-def execution_order(cfg: DictConfig, plan: Plan, stages: dict[str, Stage]) -> list[str]:
-    """Targets and everything they consume, upstream first."""
+def execution_order(cfg: DictConfig, plan: Plan, stages: dict[str, Stage], leaf: str | None = None) -> list[str]:
+    """Targets and everything they consume, upstream first (``leaf``'s own inputs are not visited)."""
     order: list[str] = []
     visiting: set[str] = set()
 
@@ -48,7 +48,7 @@ def execution_order(cfg: DictConfig, plan: Plan, stages: dict[str, Stage]) -> li
         if name in visiting:
             raise ValueError(f"stage graph has a cycle through {name!r}")
         visiting.add(name)
-        for upstream in stages[name].input_map(cfg, plan).values():
+        for upstream in ([] if name == leaf else stages[name].input_map(cfg, plan).values()):
             visit(upstream)
         visiting.discard(name)
         order.append(name)
@@ -58,6 +58,22 @@ def execution_order(cfg: DictConfig, plan: Plan, stages: dict[str, Stage]) -> li
             continue
         visit(target)
     return order
+
+
+def stage_key(stage: Stage, cfg: DictConfig, input_keys: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The cache key of ``stage`` under ``cfg`` given its inputs' keys, and the config subset."""
+    subset = config_subset(cfg, stage.config_keys(cfg))
+    return cache_key(stage.name, stage.version, subset, input_keys), subset
+
+
+def plan_keys(cfg: DictConfig, stages: dict[str, Stage]) -> dict[str, str]:
+    """Every stage's cache key for ``cfg``, computed without running anything."""
+    plan = make_plan(cfg, stages)
+    keys: dict[str, str] = {}
+    for name in execution_order(cfg, plan, stages):
+        inputs = {role: keys[up] for role, up in stages[name].input_map(cfg, plan).items()}
+        keys[name] = stage_key(stages[name], cfg, inputs)[0]
+    return keys
 
 
 def restricted_config(subset: dict[str, Any]) -> DictConfig:
@@ -98,18 +114,26 @@ class Runner:
         self.results: dict[str, StageResult] = {}
 
     def run(self) -> dict[str, StageResult]:
-        order = execution_order(self.cfg, self.plan, self.stages)
+        merge_at = self.cfg.data.merge_at if self.cfg.data.get("merge_shards") else None
+        order = execution_order(self.cfg, self.plan, self.stages, leaf=merge_at)
         log.info("stages to run: %s", " -> ".join(order))
         for name in order:
-            self.results[name] = self.run_stage(self.stages[name])
+            self.results[name] = self.run_stage(self.stages[name], merge=name == merge_at)
         return self.results
 
-    def run_stage(self, stage: Stage) -> StageResult:
-        inputs = {role: self.results[up] for role, up in stage.input_map(self.cfg, self.plan).items()}
-        subset = config_subset(self.cfg, stage.config_keys(self.cfg))
-        key = cache_key(stage.name, stage.version, subset, {role: r.key for role, r in inputs.items()})
-        with self.tracker.stage(stage.name, key) as stage_run:
-            result = self.load_or_compute(stage, key, subset, inputs, stage_run)
+    def run_stage(self, stage: Stage, merge: bool = False) -> StageResult:
+        from int_exp.pipeline.shards import merge_shards
+
+        if merge:  # built from shard entries, not from this job's upstream stages
+            inputs, key, subset = {}, None, {}
+        else:
+            inputs = {role: self.results[up] for role, up in stage.input_map(self.cfg, self.plan).items()}
+            key, subset = stage_key(stage, self.cfg, {role: r.key for role, r in inputs.items()})
+        with self.tracker.stage(stage.name, key or "merge") as stage_run:
+            if merge:
+                result = merge_shards(self.cfg, self.stages, stage.name, self.cache)
+            else:
+                result = self.load_or_compute(stage, key, subset, inputs, stage_run)
             stage_run.finish(result)
         # Stage metrics are namespaced (funnel/..., sft/..., <dataset>/pass_at_k), so the job's
         # run carries all of them side by side for comparison.
