@@ -136,9 +136,15 @@ def test_stage_cannot_read_undeclared_config(tmp_path):
 
 
 def _concurrent_job(cache_dir: str, queue) -> None:
-    cfg = make_cfg(Path(cache_dir).parent)
-    results = Runner(cfg, NullTracker(), STAGES).run()
-    queue.put((results["squares"].cache_hit, results["squares"].key))
+    try:
+        cfg = make_cfg(Path(cache_dir).parent)
+        results = Runner(cfg, NullTracker(), STAGES).run()
+        queue.put((results["squares"].cache_hit, results["squares"].key))
+    except BaseException as error:  # report, so the test shows the child's failure
+        import traceback
+
+        queue.put(("error", traceback.format_exc()))
+        raise
 
 
 def test_concurrent_jobs_compute_once_and_agree(tmp_path):
@@ -150,6 +156,8 @@ def test_concurrent_jobs_compute_once_and_agree(tmp_path):
     for job in jobs:
         job.join(120)
     outcomes = [queue.get(timeout=5) for _ in jobs]
+    errors = [detail for status, detail in outcomes if status == "error"]
+    assert not errors, errors[0]
     assert len({key for _, key in outcomes}) == 1
     assert sum(not hit for hit, _ in outcomes) == 1  # exactly one job computed, the others waited and reused
     entries = [p for p in (tmp_path / "cache" / "squares").iterdir() if p.is_dir()]

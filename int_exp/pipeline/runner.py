@@ -114,7 +114,7 @@ class Runner:
         self.results: dict[str, StageResult] = {}
 
     def run(self) -> dict[str, StageResult]:
-        merge_at = self.cfg.data.merge_at if self.cfg.data.get("merge_shards") else None
+        merge_at = OmegaConf.select(self.cfg, "data.merge_at") if OmegaConf.select(self.cfg, "data.merge_shards") else None
         order = execution_order(self.cfg, self.plan, self.stages, leaf=merge_at)
         log.info("stages to run: %s", " -> ".join(order))
         for name in order:
