@@ -9,7 +9,7 @@ through the ``*_kwargs`` mappings untouched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -69,7 +69,7 @@ class ModelConfig:
     # A hub id or local folder, or a builtin: "builtin:tiny", "builtin:smollm2_135m",
     # "builtin:sandbox" (built or converted once and cached by the `model` stage).
     name_or_path: str = MISSING
-    revision: Optional[str] = None
+    revision: str | None = None
     dtype: str = "float32"  # bfloat16 on GPUs
     max_context: int = 2048  # prompts longer than this minus max_tokens are truncated
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
@@ -86,7 +86,7 @@ class ArithConfig:
     max_multiplier: int = 9  # * and / operands: 2..max_multiplier (division is exact)
     max_value: int = 9999  # no running value exceeds this in size
     allow_negative: bool = False  # let running values go below zero
-    operations: List[str] = field(default_factory=lambda: ["+", "-", "*"])  # any of + - * /
+    operations: list[str] = field(default_factory=lambda: ["+", "-", "*"])  # any of + - * /
     reference_style: str = "detailed"  # detailed | terse (high-level, few steps: off-policy)
     train_size: int = 2000
     test_size: int = 200
@@ -99,21 +99,21 @@ class DatasetSpec:
     # gsm8k | math | math500 | arith | a .jsonl/.parquet/.csv path | hf:<hub id>
     source: str = MISSING
     split: str = "test"
-    limit: Optional[int] = None  # overrides data.limit for this dataset
+    limit: int | None = None  # overrides data.limit for this dataset
     # Rename mapping for files and hub sets, e.g. {problem: question, answer: final}.
-    columns: Dict[str, str] = field(default_factory=dict)
-    arith: Optional[ArithConfig] = None  # overrides data.arith for this dataset
+    columns: dict[str, str] = field(default_factory=dict)
+    arith: ArithConfig | None = None  # overrides data.arith for this dataset
 
 
 @dataclass
 class DataConfig:
     train: DatasetSpec = field(default_factory=DatasetSpec)
-    eval: List[DatasetSpec] = field(default_factory=list)
-    limit: Optional[int] = None  # seeded subset of every split
+    eval: list[DatasetSpec] = field(default_factory=list)
+    limit: int | None = None  # seeded subset of every split
     seed: int = 0
-    slice: Optional[str] = None  # "start:stop" of the training problems, after the subset
-    shard: Optional[str] = None  # "i/N": this job's share of the training problems
-    merge_shards: Optional[int] = None  # N: merge the N shard entries of `merge_at` (pipeline/shards.py)
+    slice: str | None = None  # "start:stop" of the training problems, after the subset
+    shard: str | None = None  # "i/N": this job's share of the training problems
+    merge_shards: int | None = None  # N: merge the N shard entries of `merge_at` (pipeline/shards.py)
     merge_at: str = "guided_rollouts"
     # The user message for every policy prompt (rollouts, RL, SFT, eval); {problem} is replaced.
     prompt_template: str = "{problem}"
@@ -130,11 +130,11 @@ class BackendConfig:
     data_parallel_size: int = 1
     enable_prefix_caching: bool = True
     gpu_memory_utilization: float = 0.85
-    max_model_len: Optional[int] = None
-    engine_kwargs: Dict[str, Any] = field(default_factory=dict)
+    max_model_len: int | None = None
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)
     # openai: OpenAI-compatible servers (vllm serve, SGLang)
-    base_urls: List[str] = field(default_factory=list)
-    served_model_name: Optional[str] = None
+    base_urls: list[str] = field(default_factory=list)
+    served_model_name: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     max_concurrency: int = 32
     timeout_s: float = 600.0
@@ -162,7 +162,7 @@ class FailuresConfig:
 
 @dataclass
 class PromptConfig:
-    system: Optional[str] = None
+    system: str | None = None
     turn1: str = MISSING
     turn2: str = MISSING
 
@@ -208,8 +208,8 @@ class SFTConfig:
     bf16: bool = False
     seed: int = 0
     num_processes: int = 1  # > 1: the runner starts `accelerate launch`
-    accelerate_config: Optional[str] = None  # conf/accelerate/*.yaml (DeepSpeed ZeRO-3, FSDP)
-    trainer_kwargs: Dict[str, Any] = field(default_factory=dict)
+    accelerate_config: str | None = None  # conf/accelerate/*.yaml (DeepSpeed ZeRO-3, FSDP)
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,14 +233,14 @@ class RLConfig:
     vllm_mode: str = "colocate"
     seed: int = 0
     num_processes: int = 1
-    accelerate_config: Optional[str] = None
-    trainer_kwargs: Dict[str, Any] = field(default_factory=dict)
+    accelerate_config: str | None = None
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class EvalConfig:
     n: int = 8  # samples per problem
-    k: List[int] = field(default_factory=lambda: [1, 8])
+    k: list[int] = field(default_factory=lambda: [1, 8])
     temperature: float = "${sampling.temperature}"  # type: ignore[assignment]
     max_tokens: int = "${sampling.max_tokens}"  # type: ignore[assignment]
 
@@ -251,9 +251,9 @@ class TrackingConfig:
     uri: str = "sqlite:///mlruns/mlflow.db"  # or http://host:5000 for an `mlflow server`
     artifact_root: str = "mlruns/artifacts"  # used when the experiment is created locally
     experiment: str = "int-exp"
-    run_name: Optional[str] = None
-    parent_run_id: Optional[str] = None  # set by sweeps so trials nest under one parent
-    trial_number: Optional[int] = None  # set by the Optuna sweeper for each trial
+    run_name: str | None = None
+    parent_run_id: str | None = None  # set by sweeps so trials nest under one parent
+    trial_number: int | None = None  # set by the Optuna sweeper for each trial
     checkpoint_artifact_max_mb: int = 600  # larger checkpoints are logged by reference
 
 
@@ -266,8 +266,8 @@ class VariantConfig:
 class Config:
     # Stages to run. Upstream data stages are pulled in as needed; training stages (sft, rl)
     # run only when listed here and enabled by the variant.
-    stages: List[str] = field(default_factory=lambda: ["sft", "rl", "eval"])
-    optimized_metric: Optional[str] = None  # what run.py returns to a sweeper
+    stages: list[str] = field(default_factory=lambda: ["sft", "rl", "eval"])
+    optimized_metric: str | None = None  # what run.py returns to a sweeper
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

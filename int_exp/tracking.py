@@ -16,8 +16,9 @@ import math
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -54,7 +55,7 @@ def table_for_mlflow(df):
 class StageRun:
     """Logging handle for one stage's nested run."""
 
-    def __init__(self, tracker: "MlflowTracker", run_id: str):
+    def __init__(self, tracker: MlflowTracker, run_id: str):
         self.tracker, self.run_id = tracker, run_id
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:

@@ -140,7 +140,7 @@ def _concurrent_job(cache_dir: str, queue) -> None:
         cfg = make_cfg(Path(cache_dir).parent)
         results = Runner(cfg, NullTracker(), STAGES).run()
         queue.put((results["squares"].cache_hit, results["squares"].key))
-    except BaseException as error:  # report, so the test shows the child's failure
+    except BaseException:  # report, so the test shows the child's failure
         import traceback
 
         queue.put(("error", traceback.format_exc()))

@@ -69,9 +69,8 @@ def test_exception_ends_runs_failed_with_the_error_visible(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     cfg = make_cfg(tmp_path, **{"square.crash": True})
     tracker = MlflowTracker(tracking_cfg(uri, tmp_path))
-    with pytest.raises(RuntimeError):
-        with tracker.job(cfg, {"variant": "test"}, {}) as run_id:
-            Runner(cfg, tracker, STAGES).run()
+    with pytest.raises(RuntimeError), tracker.job(cfg, {"variant": "test"}, {}) as run_id:
+        Runner(cfg, tracker, STAGES).run()
     client = MlflowClient(uri)
     run = client.get_run(run_id)
     assert run.info.status == "FAILED"

@@ -9,7 +9,7 @@ This module is imported by Hydra's plugin scan on every run, so it must stay lig
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -20,7 +20,7 @@ DEFAULT_STORAGE = "sqlite:///sweeps/optuna.db"
 @dataclass
 class OptunaSweeperConf:
     _target_: str = "hydra_plugins.int_exp_optuna_sweeper.optuna_sweeper.OptunaSweeper"
-    defaults: List[Any] = field(default_factory=lambda: [{"sampler": "tpe"}])
+    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}])
 
     # An optuna sampler: {_target_: optuna.samplers.XSampler, seed: ..., **kwargs}; default TPE.
     sampler: Any = MISSING
@@ -31,7 +31,7 @@ class OptunaSweeperConf:
     storage: Any = DEFAULT_STORAGE
     # null: "<hydra.job.name>-<hash of search space, fixed overrides, directions>", so the same
     # command resumes the same study. Set it to choose the name (and to resume deliberately).
-    study_name: Optional[str] = None
+    study_name: str | None = None
     # TOTAL number of finished trials (COMPLETE/PRUNED/FAIL) wanted in the study, resumes included.
     n_trials: int = 20
     # Trials asked and launched together (one launcher.launch call per batch).
@@ -39,22 +39,22 @@ class OptunaSweeperConf:
     # Stop (error) once failed/launched trials of this invocation exceeds it. 0.0: any failure stops.
     max_failure_rate: float = 0.0
     # Search space and fixed overrides: {"sft.lr": "tag(log, interval(1e-6, 1e-3))", "x": 3, ...}.
-    params: Optional[Dict[str, Any]] = None
+    params: dict[str, Any] | None = None
     # "pkg.module.fn": fn(cfg, trial) may call trial.suggest_*() for more (e.g. conditional) params.
-    custom_search_space: Optional[str] = None
+    custom_search_space: str | None = None
     # The Hydra 1.1 form; unsupported (an error explains how to write it as `params`).
-    search_space: Optional[Dict[str, Any]] = None
+    search_space: dict[str, Any] | None = None
     # Config key that receives the Optuna trial number (as `++key=<n>`); null: not passed.
-    trial_number_key: Optional[str] = "tracking.trial_number"
+    trial_number_key: str | None = "tracking.trial_number"
     # Config key that receives the study name (as `++key=<name>`); null (default): not passed.
-    study_name_key: Optional[str] = None
+    study_name_key: str | None = None
 
 
-def _sampler(target: str, **extra: Any) -> Dict[str, Any]:
+def _sampler(target: str, **extra: Any) -> dict[str, Any]:
     return {"_target_": target, "seed": None, **extra}
 
 
-SAMPLERS: Dict[str, Dict[str, Any]] = {
+SAMPLERS: dict[str, dict[str, Any]] = {
     "tpe": _sampler("optuna.samplers.TPESampler"),
     "random": _sampler("optuna.samplers.RandomSampler"),
     "cmaes": _sampler("optuna.samplers.CmaEsSampler"),  # needs the `cmaes` package

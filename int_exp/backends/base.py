@@ -7,8 +7,9 @@ intervention-guided rollouts resume from prefix + intervention.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 Chat = list[dict[str, str]]
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Union
 
 import pandas as pd
 
@@ -94,7 +95,7 @@ class StageResult:
         return model["path"] if model["external"] else str(self.dir / model["path"])
 
     @classmethod
-    def load(cls, stage: str, key: str, entry_dir: Path, cache_hit: bool) -> "StageResult":
+    def load(cls, stage: str, key: str, entry_dir: Path, cache_hit: bool) -> StageResult:
         manifest = json.loads((entry_dir / MANIFEST).read_text())
         return cls(stage=stage, key=key, dir=entry_dir, manifest=manifest, cache_hit=cache_hit)
 

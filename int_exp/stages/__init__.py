@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from int_exp.stages import (
     eval as eval_stage,
+)
+from int_exp.stages import (
     failures,
     guided_rollouts,
     guided_sampling,

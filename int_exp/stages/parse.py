@@ -18,7 +18,12 @@ from int_exp.steps import split_steps
 
 
 def run(ctx: StageContext) -> StageOutput:
-    from int_exp.interventions import dedupe_interventions, guided_attempt, leaks_answer, parse_intervention_reason
+    from int_exp.interventions import (
+        dedupe_interventions,
+        guided_attempt,
+        leaks_answer,
+        parse_intervention_reason,
+    )
 
     table = ctx.inputs["proposals"].table()
     proposals = table.to_dict("records")
