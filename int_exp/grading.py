@@ -7,6 +7,7 @@ Public API:
 * :func:`grade_many` -- a batch, deduplicated on distinct (prediction, gold) pairs and graded in a
   reusable pool of worker processes.
 * :func:`answers_equivalent` -- two bare answer strings (no box needed).
+* :func:`shutdown_pool` -- stop the worker processes (:mod:`int_exp.grading_pool`).
 
 Every comparison is ``verify(parse(gold), parse(pred))`` -- gold first, since math-verify is not
 symmetric (e.g. gold ``(1,2)`` vs prediction ``1<x<2`` is False, the other way round True) -- with
@@ -18,36 +19,36 @@ How the time limit is enforced: math-verify's own timeouts use ``signal.alarm`` 
 one alarm for each parse and each comparison, main thread only, raising ``ValueError`` elsewhere).
 They are switched off here (``parsing_timeout=None``, ``timeout_seconds=None``) and replaced by:
 
-* on the main thread: a single one-shot ``setitimer`` alarm around parse + parse + verify, which
-  raises an exception that math-verify does not catch; an alarm the caller had armed is saved
-  and re-armed afterwards;
-* elsewhere (other threads, large batches): worker processes, each a fresh interpreter (as with
-  the ``spawn`` start method: never a fork of a parent that may hold torch threads, and without
-  re-running the parent's ``__main__``), each enforcing the same alarm on its own main thread and
-  watched by the parent, which kills and replaces a worker that has not answered
-  ``timeout + KILL_GRACE`` seconds after it was handed a pair (stuck in C code, crashed).
+* on the main thread: a single one-shot ``setitimer`` alarm (:mod:`int_exp.grading_deadline`)
+  around parse + parse + verify, which raises an exception that math-verify does not catch; an
+  alarm the caller had armed is saved and re-armed afterwards;
+* elsewhere (other threads, large batches): worker processes (:mod:`int_exp.grading_pool`), each
+  a fresh interpreter enforcing the same alarm on its own main thread and watched by the parent,
+  which kills and replaces a worker that has not answered ``timeout + KILL_GRACE`` seconds after
+  it was handed a pair.
 
 Importing this module is cheap: math-verify is imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import json
 import logging
 import multiprocessing.connection
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
+
+from int_exp.grading_deadline import DeadlineExceeded, call_with_deadline, can_use_alarm
+from int_exp.grading_pool import (
+    WORKER_START_TIMEOUT,  # noqa: F401 - still importable from here
+    WorkerPool,
+    default_workers,
+    get_pool,
+    shutdown_pool,
+)
 
 __all__ = ["answers_equivalent", "extract_boxed", "grade", "grade_many", "shutdown_pool"]
 
@@ -62,12 +63,11 @@ IN_PROCESS_MAX_PAIRS = 32
 KILL_GRACE = 2.0
 """Extra seconds the parent waits for a worker past the time limit before killing it."""
 
-WORKER_START_TIMEOUT = 120.0
-"""Seconds a new worker may take to start (spawn + imports) before the pool gives up on it."""
-
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
-T = TypeVar("T")
+# The pool under the private names tests and benchmarks reach for (grading._Pool.run, _get_pool()).
+_Pool = WorkerPool
+_get_pool = get_pool
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,12 +121,8 @@ def extract_boxed(text: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# In-process comparison (main thread only) with a hard deadline
+# In-process comparison (main thread only, under a hard deadline: int_exp.grading_deadline)
 # --------------------------------------------------------------------------------------------
-
-
-class _PairTimeout(BaseException):
-    """Raised by the alarm; a BaseException so that math-verify's ``except Exception`` misses it."""
 
 
 _MV_READY = False
@@ -180,45 +176,12 @@ def _compare(pred: str, gold: str) -> bool:
     return bool(mv.verify(gold_parsed, pred_parsed, timeout_seconds=None))
 
 
-def _can_use_alarm() -> bool:
-    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-
-
-def _call_with_deadline(fn: Callable[[], T], timeout: float | None) -> T:
-    """``fn()`` under a one-shot SIGALRM timer (main thread only); raises _PairTimeout past it.
-
-    The caller's SIGALRM handler is restored, and a timer it had armed is re-armed with the time it
-    had left (at once if that ran out meanwhile).
-    """
-    if timeout is None or timeout <= 0:
-        return fn()
-
-    def on_alarm(signum, frame):
-        raise _PairTimeout
-
-    start = time.monotonic()
-    old_handler = signal.signal(signal.SIGALRM, on_alarm)
-    old_delay, old_interval = 0.0, 0.0
-    try:
-        try:
-            old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, timeout)
-            return fn()
-        finally:
-            # One-shot: if it fires before this line, the exception skips it and nothing is armed.
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    finally:
-        signal.signal(signal.SIGALRM, old_handler)
-        if old_delay > 0:
-            left = old_delay - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), old_interval)
-
-
 def _verify_in_process(pred: str, gold: str, timeout: float | None) -> bool:
     """Verdict for one pair on the main thread: False on timeout or on any error."""
     try:
         _math_verify()  # import and warm-up are not charged to the pair
-        return _call_with_deadline(lambda: _compare(pred, gold), timeout)
-    except _PairTimeout:
+        return call_with_deadline(lambda: _compare(pred, gold), timeout)
+    except DeadlineExceeded:
         log.debug("grading timed out after %.1fs: gold=%.80r pred=%.80r", timeout, gold, pred)
         return False
     except Exception:  # any failure of parsing/verification is a wrong answer
@@ -247,220 +210,9 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
         pass
 
 
-_WORKER_BOOT = (
-    "import json, sys; sys.path[:0] = json.loads(sys.argv[2]); "
-    "from int_exp.grading import _worker_entry; _worker_entry(int(sys.argv[1]))"
-)
-
-
 def _worker_entry(fd: int) -> None:
-    """Entry point of a worker interpreter started by :class:`_Worker`."""
+    """Entry point of a worker interpreter started by :mod:`int_exp.grading_pool`."""
     _worker_main(multiprocessing.connection.Connection(fd))
-
-
-class _Worker:
-    """One grading worker: a fresh interpreter (like the ``spawn`` start method) and a socket pair.
-
-    Started with ``subprocess`` rather than ``multiprocessing``'s spawn context because spawn re-runs
-    the parent's ``__main__`` module in every child: a script without a ``__main__`` guard would
-    recurse, and one importing torch at the top would load torch into every grader.
-    """
-
-    def __init__(self) -> None:
-        parent_sock, child_sock = socket.socketpair()
-        child_fd = child_sock.fileno()
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_BOOT, str(child_fd), json.dumps(sys.path)],
-                pass_fds=(child_fd,),
-                stdin=subprocess.DEVNULL,
-                start_new_session=False,
-            )
-        except BaseException:
-            parent_sock.close()
-            raise
-        finally:
-            child_sock.close()
-        self.conn = multiprocessing.connection.Connection(parent_sock.detach())
-        self.started = time.monotonic()
-        self.ready = False
-        self.task: int | None = None  # index of the pair being graded
-        self.deadline = 0.0
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def kill(self) -> None:
-        with contextlib.suppress(Exception):  # already gone
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        with contextlib.suppress(Exception):
-            self.conn.close()
-
-    def stop(self) -> None:
-        """Ask the worker to exit; kill it if it does not within a second."""
-        try:
-            self.conn.send(None)
-            self.proc.wait(timeout=1)
-            self.conn.close()
-        except (OSError, subprocess.TimeoutExpired):  # broken pipe, or still running after a second
-            self.kill()
-
-
-class _Pool:
-    """Worker processes, each with its own pipe, so that one stuck worker can be killed alone."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.workers: list[_Worker] = []
-        self.lock = threading.Lock()
-
-    def _spawn(self) -> _Worker:
-        worker = _Worker()
-        self.workers.append(worker)
-        return worker
-
-    def _drop(self, worker: _Worker) -> None:
-        worker.kill()
-        self.workers.remove(worker)
-
-    def run(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        timeout: float,
-        workers: int,
-        on_done: Callable[[int], None] | None = None,
-    ) -> list[bool]:
-        """Verdicts for ``pairs`` (prediction, gold), in order."""
-        with self.lock:
-            try:
-                return self._run(pairs, timeout, workers, on_done)
-            except BaseException:
-                # Interrupted (Ctrl-C, a failing progress callback...): a busy worker would later
-                # answer a pair of this call into the next one, so it goes.
-                for worker in [w for w in self.workers if w.task is not None]:
-                    self._drop(worker)
-                raise
-
-    def _run(self, pairs, timeout, n_workers, on_done) -> list[bool]:
-        results: list[bool] = [False] * len(pairs)
-        pending = deque(range(len(pairs)))
-        n_workers = max(1, min(n_workers, len(pairs)))
-        while len(self.workers) < n_workers:
-            self._spawn()
-        start_failures = 0
-        limit = timeout + KILL_GRACE if timeout and timeout > 0 else None
-
-        def finish(index: int, verdict: bool) -> None:
-            results[index] = verdict
-            if on_done is not None:
-                on_done(index)
-
-        while pending or any(w.task is not None for w in self.workers):
-            # Keep n_workers alive while there is work left for them (replacing killed ones).
-            while pending and len(self.workers) < n_workers:
-                self._spawn()
-            busy = sum(w.task is not None for w in self.workers)
-            for worker in list(self.workers):
-                if worker.ready and worker.task is None and pending and busy < n_workers:
-                    index = pending.popleft()
-                    pred, gold = pairs[index]
-                    try:
-                        worker.conn.send((index, pred, gold, timeout))
-                    except OSError:  # broken pipe: the worker died
-                        pending.appendleft(index)
-                        self._drop(worker)
-                        break
-                    worker.task = index
-                    busy += 1
-                    worker.deadline = time.monotonic() + limit if limit else float("inf")
-            now = time.monotonic()
-            deadlines = [w.deadline for w in self.workers if w.task is not None]
-            deadlines += [w.started + WORKER_START_TIMEOUT for w in self.workers if not w.ready]
-            wait_for = max(0.0, min(deadlines) - now) if deadlines else None
-            by_conn = {w.conn: w for w in self.workers}
-            for conn in multiprocessing.connection.wait(list(by_conn), timeout=wait_for):
-                worker = by_conn[conn]
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError):  # the worker died (segfault, OOM kill, ...)
-                    if worker.task is not None:
-                        log.warning("grading worker %s died on a pair; counted False", worker.pid)
-                        finish(worker.task, False)
-                    elif not worker.ready:
-                        start_failures += 1
-                    self._drop(worker)
-                    continue
-                if msg[0] == "ready":
-                    worker.ready = True
-                else:
-                    index, verdict = msg
-                    worker.task = None
-                    finish(index, bool(verdict))
-            now = time.monotonic()
-            for worker in list(self.workers):
-                if worker.task is not None and now >= worker.deadline:
-                    log.warning("grading worker %s stuck past %.1fs; killed, pair counted False",
-                                worker.pid, limit)
-                    finish(worker.task, False)
-                    self._drop(worker)
-                elif not worker.ready and now >= worker.started + WORKER_START_TIMEOUT:
-                    start_failures += 1
-                    self._drop(worker)
-            if start_failures >= 3:
-                raise RuntimeError(
-                    f"int_exp.grading: {start_failures} grading workers failed to start "
-                    "(see their stderr); cannot grade in worker processes"
-                )
-        return results
-
-    def close(self) -> None:
-        with self.lock:
-            for worker in self.workers:
-                worker.stop()
-            self.workers.clear()
-
-
-_POOL: _Pool | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _get_pool() -> _Pool:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL.pid != os.getpid():
-            _POOL = _Pool()
-        return _POOL
-
-
-def shutdown_pool() -> None:
-    """Stop the grading worker processes (they are started again on demand). Runs at exit."""
-    global _POOL
-    with _POOL_LOCK:
-        pool, _POOL = _POOL, None
-    if pool is not None and pool.pid == os.getpid():
-        pool.close()
-
-
-def _forget_pool_in_child() -> None:
-    # A forked child must not talk to its parent's workers; it starts its own when needed.
-    global _POOL, _POOL_LOCK
-    _POOL = None
-    _POOL_LOCK = threading.Lock()
-
-
-atexit.register(shutdown_pool)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_in_child)
-
-
-def _default_workers(n_pairs: int) -> int:
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(n_pairs, cpus))
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,20 +224,21 @@ def _verify_pairs(
     pairs: Sequence[tuple[str, str]],
     timeout: float,
     workers: int | None = None,
-    allow_in_process: bool = True,
     on_done: Callable[[int], None] | None = None,
 ) -> list[bool]:
+    """Verdicts for distinct (prediction, gold) pairs: in-process for a few on the main thread,
+    else in the worker pool."""
     if not pairs:
         return []
-    if allow_in_process and _can_use_alarm() and len(pairs) < IN_PROCESS_MAX_PAIRS:
+    if can_use_alarm() and len(pairs) < IN_PROCESS_MAX_PAIRS:
         out = []
         for i, (pred, gold) in enumerate(pairs):
             out.append(_verify_in_process(pred, gold, timeout))
             if on_done is not None:
                 on_done(i)
         return out
-    n_workers = workers if workers is not None else _default_workers(len(pairs))
-    return _get_pool().run(pairs, timeout, n_workers, on_done)
+    n_workers = workers if workers is not None else default_workers(len(pairs))
+    return get_pool().run(pairs, timeout, n_workers, on_done, kill_grace=KILL_GRACE)
 
 
 def answers_equivalent(pred: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:

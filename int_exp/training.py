@@ -57,6 +57,24 @@ def _precision(cfg: Any) -> dict:
     return {"bf16": bool(cfg.bf16 and cuda), "fp16": False, "use_cpu": not cuda}
 
 
+def _trainer_args(cfg: Any, out_dir: str | Path, **specific: Any) -> dict:
+    """Keyword arguments of a TRL trainer config: what SFT and GRPO share, then ``specific``, then
+    ``cfg.trainer_kwargs``, which override everything."""
+    return {
+        "output_dir": str(out_dir),
+        "learning_rate": float(cfg.learning_rate),
+        "per_device_train_batch_size": int(cfg.per_device_batch_size),
+        "gradient_accumulation_steps": int(cfg.gradient_accumulation_steps),
+        "seed": int(cfg.seed),
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        **_precision(cfg),
+        **specific,
+        **(_plain(cfg.trainer_kwargs) or {}),
+    }
+
+
 def _numeric(logs: dict) -> dict:
     return {
         k: float(v)
@@ -183,25 +201,18 @@ def run_sft(
     scheduler_kwargs = (
         {"min_lr_rate": float(cfg.min_lr_rate)} if cfg.lr_scheduler == "cosine_with_min_lr" else {}
     )
-    kwargs: dict[str, Any] = dict(
-        output_dir=str(out_dir),
-        learning_rate=float(cfg.learning_rate),
-        num_train_epochs=float(cfg.epochs),
-        per_device_train_batch_size=int(cfg.per_device_batch_size),
-        gradient_accumulation_steps=int(cfg.gradient_accumulation_steps),
-        lr_scheduler_type=cfg.lr_scheduler,
-        lr_scheduler_kwargs=scheduler_kwargs,
-        warmup_steps=float(cfg.warmup_ratio),  # transformers 5: a float < 1 is a ratio of the steps
-        max_length=int(cfg.max_length),
-        seed=int(cfg.seed),
-        completion_only_loss=True,  # our labels already mask the prompt; this keeps TRL from re-deciding
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        **_precision(cfg),
+    args = TRLSFTConfig(
+        **_trainer_args(
+            cfg,
+            out_dir,
+            num_train_epochs=float(cfg.epochs),
+            lr_scheduler_type=cfg.lr_scheduler,
+            lr_scheduler_kwargs=scheduler_kwargs,
+            warmup_steps=float(cfg.warmup_ratio),  # transformers 5: a float < 1 is a ratio of the steps
+            max_length=int(cfg.max_length),
+            completion_only_loss=True,  # our labels already mask the prompt; this keeps TRL from re-deciding
+        )
     )
-    kwargs.update(_plain(cfg.trainer_kwargs) or {})
-    args = TRLSFTConfig(**kwargs)
     peft_config = _lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout) if cfg.peft == "lora" else None
     trainer = SFTTrainer(
         model=str(model_path),
@@ -372,27 +383,17 @@ def run_grpo(
     if use_vllm and not _cuda():
         log.warning("rl.use_vllm=true but no CUDA device: generating with transformers instead")
         use_vllm = False
-    kwargs: dict[str, Any] = dict(
-        output_dir=str(out_dir),
-        learning_rate=float(cfg.learning_rate),
-        max_steps=int(cfg.max_steps),
-        beta=float(cfg.beta),
-        temperature=float(cfg.temperature),
-        max_completion_length=int(cfg.max_completion_length),
-        num_generations=int(cfg.num_generations),
-        per_device_train_batch_size=int(cfg.per_device_batch_size),
-        gradient_accumulation_steps=int(cfg.gradient_accumulation_steps),
-        seed=int(cfg.seed),
-        use_vllm=use_vllm,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        **_precision(cfg),
-    )
+    grpo_args: dict[str, Any] = {
+        "max_steps": int(cfg.max_steps),
+        "beta": float(cfg.beta),
+        "temperature": float(cfg.temperature),
+        "max_completion_length": int(cfg.max_completion_length),
+        "num_generations": int(cfg.num_generations),
+        "use_vllm": use_vllm,
+    }
     if use_vllm:
-        kwargs["vllm_mode"] = cfg.vllm_mode
-    kwargs.update(_plain(cfg.trainer_kwargs) or {})
-    args = GRPOConfig(**kwargs)
+        grpo_args["vllm_mode"] = cfg.vllm_mode
+    args = GRPOConfig(**_trainer_args(cfg, out_dir, **grpo_args))
     tokenizer = load_tokenizer(model_path)  # left padding, pad token set: what generation needs
     peft_config = _lora_config(cfg.lora_r, cfg.lora_alpha, 0.0) if cfg.peft == "lora" else None
     trainer = GRPOTrainer(

@@ -1,7 +1,8 @@
 """Hugging Face transformers backend: batched ``model.generate`` on CPU or one GPU.
 
-Also home of the prompt rendering every local backend shares (:func:`render_chat`,
-:func:`encode_chats`), so hf and vllm feed the model the very same token ids.
+Also home of what every local backend shares: the prompt rendering (:func:`render_chat`,
+:func:`encode_chats`), so hf and vllm feed the model the very same token ids, and each prompt's
+``max_tokens`` clipped to the context (:func:`encode_with_budgets`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,18 @@ def warn_clipped(
         )
 
 
+def encode_with_budgets(
+    tokenizer: Any, chats: Sequence[Chat], max_tokens: int, context: int | None
+) -> tuple[list[list[int]], list[int]]:
+    """Each chat's prompt ids (:func:`encode_chats`) and the new tokens it may get
+    (:func:`token_budgets`), warning once about clipped prompts and prompts that fill the context."""
+    ids = encode_chats(tokenizer, chats)
+    lengths = [len(x) for x in ids]
+    budgets = token_budgets(lengths, max_tokens, context)
+    warn_clipped(budgets, lengths, max_tokens, context)
+    return ids, budgets
+
+
 def _model_context(model: Any) -> int | None:
     value = getattr(model.config, "max_position_embeddings", None)
     return int(value) if value else None
@@ -132,12 +145,9 @@ class HFBackend:
         results: list[list[str]] = [[""] * params.n for _ in chats]
         if not chats:
             return results
-        ids = encode_chats(self.tokenizer, chats)
-        lengths = [len(x) for x in ids]
-        budgets = token_budgets(lengths, params.max_tokens, self.context)
-        warn_clipped(budgets, lengths, params.max_tokens, self.context)
+        ids, budgets = encode_with_budgets(self.tokenizer, chats, params.max_tokens, self.context)
 
-        order = sorted(range(len(chats)), key=lambda i: -lengths[i])
+        order = sorted(range(len(chats)), key=lambda i: -len(ids[i]))
         full = [i for i in order if budgets[i] == params.max_tokens and budgets[i] > 0]
         # A clipped prompt gets its own call so its neighbours keep their full budget and no row
         # runs past the context.

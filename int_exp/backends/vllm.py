@@ -29,7 +29,7 @@ from typing import Any
 
 from int_exp.backends import derive_seed
 from int_exp.backends.base import Chat, SamplingParams
-from int_exp.backends.hf import encode_chats, render_chat, token_budgets, warn_clipped
+from int_exp.backends.hf import encode_with_budgets, render_chat
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,7 @@ class VLLMBackend:
             return [[] for _ in chats]
         if not chats:
             return []
-        ids = encode_chats(self.tokenizer, chats)
-        lengths = [len(x) for x in ids]
-        budgets = token_budgets(lengths, params.max_tokens, self.context)
-        warn_clipped(budgets, lengths, params.max_tokens, self.context)
+        ids, budgets = encode_with_budgets(self.tokenizer, chats, params.max_tokens, self.context)
         run = [i for i in range(len(chats)) if budgets[i] > 0]
         greedy = params.temperature <= 0
         sampling = [
