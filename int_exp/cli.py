@@ -49,6 +49,17 @@ def sweep_parent_run(cfg: DictConfig, info: dict[str, Any]) -> None:
         OmegaConf.update(cfg, "tracking.parent_run_id", marker.read_text().strip())
 
 
+def resolve_proposer(cfg: DictConfig) -> None:
+    """``intervention.proposer=auto``: the exact step checker where the training data has one
+    (arith), else the policy itself. Resolved before any cache key is computed, so ``auto`` and the
+    value it stands for share cache entries, and MLflow records what ran."""
+    if cfg.intervention.proposer != "auto":
+        return
+    proposer = "oracle" if cfg.data.train.source == "arith" else "self"
+    OmegaConf.update(cfg, "intervention.proposer", proposer)
+    log.info("intervention.proposer=auto -> %s (training data: %s)", proposer, cfg.data.train.source)
+
+
 def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
     choices = info.get("choices", {})
     tags = {
@@ -73,6 +84,7 @@ def run_job(cfg: DictConfig) -> float | None:
 
     info = hydra_info()
     sweep_parent_run(cfg, info)
+    resolve_proposer(cfg)
     tracker = make_tracker(cfg.tracking)
     overrides = info.get("overrides", [])
     params = {"overrides": " ".join(overrides) or "(none)"}

@@ -51,25 +51,33 @@ def smollm2_tokenizer():
     return tokenizer
 
 
-def build_tiny(cfg: Any, out_dir: Path) -> None:
-    """Save a random tiny Llama with SmolLM2's tokenizer into ``out_dir``."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+def small_llama_config(tokenizer: Any, cfg: Any, *, num_kv_heads: int, bos_token_id: int | None):
+    """A Llama config for the models built here (tiny, sandbox): sizes from ``cfg``, special
+    tokens from ``tokenizer``, tied embeddings."""
+    from transformers import LlamaConfig
 
-    tokenizer = smollm2_tokenizer()
-    config = LlamaConfig(
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=cfg.hidden_size,
         num_hidden_layers=cfg.num_layers,
         num_attention_heads=cfg.num_heads,
-        num_key_value_heads=cfg.num_kv_heads,
+        num_key_value_heads=num_kv_heads,
         intermediate_size=cfg.intermediate_size,
         max_position_embeddings=cfg.max_position_embeddings,
-        bos_token_id=tokenizer.bos_token_id,
+        bos_token_id=bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
+
+
+def build_tiny(cfg: Any, out_dir: Path) -> None:
+    """Save a random tiny Llama with SmolLM2's tokenizer into ``out_dir``."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tokenizer = smollm2_tokenizer()
+    config = small_llama_config(tokenizer, cfg, num_kv_heads=cfg.num_kv_heads, bos_token_id=tokenizer.bos_token_id)
     torch.manual_seed(cfg.seed)
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id

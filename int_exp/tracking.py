@@ -170,11 +170,13 @@ class MlflowTracker:
         import mlflow.data
         from mlflow.entities import DatasetInput, InputTag
 
-        with warnings.catch_warnings():  # schema-inference hints about int columns: noise here
+        # The schema is inferred when the entity is built; its hints about int columns are noise here.
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             dataset = mlflow.data.from_pandas(table_for_mlflow(df), name=name, digest=digest)
+            entity = dataset._to_mlflow_entity()
         tags = [InputTag(key="mlflow.data.context", value=name.split("/")[0])]
-        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+        self.client.log_inputs(run_id, datasets=[DatasetInput(entity, tags=tags)])
 
     def log_checkpoint(self, run_id: str, result) -> None:
         """Small checkpoints as artifacts (on the run that made them); large ones by reference."""

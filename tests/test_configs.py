@@ -112,3 +112,20 @@ def test_help_and_cfg_are_fast_and_import_no_heavy_libraries():
     help_out = subprocess.run([sys.executable, "run.py", "--help"], cwd=ROOT, capture_output=True, text=True,
                               timeout=120)
     assert help_out.returncode == 0 and "variant" in help_out.stdout
+
+
+@pytest.mark.parametrize("data,expected", [("arith", "oracle"), ("gsm8k", "self")])
+def test_auto_proposer_is_the_oracle_only_where_the_data_has_one(data, expected):
+    from int_exp.cli import resolve_proposer
+
+    cfg = compose_cfg([f"data={data}", "intervention.proposer=auto"])
+    resolve_proposer(cfg)
+    assert cfg.intervention.proposer == expected
+
+
+def test_no_argument_run_is_the_sandbox_int_pipeline():
+    cfg = compose_cfg([])
+    assert (cfg.model.name_or_path, cfg.data.train.source, cfg.variant.name) == ("builtin:sandbox", "arith", "int")
+    assert cfg.stages == ["sft", "rl", "eval"] and cfg.intervention.proposer == "auto"
+    plain = compose_cfg(["experiment=none"])
+    assert plain.model.name_or_path == "builtin:tiny" and plain.intervention.proposer == "self"

@@ -111,3 +111,13 @@ def test_full_int_job_trains_and_evaluates(workspace):
                 for name in ("rl", "eval")}
     assert manifest["eval"]["inputs"]["policy"] == stages["rl"].data.tags["cache_key"]
     assert manifest["rl"]["inputs"]["policy"] == stages["sft"].data.tags["cache_key"]
+
+
+def test_rl_on_unsolved_problems_trains_on_the_rollouts_hard_set(workspace):
+    run_job(smoke(workspace, "variant=rl_only", "rl.problems=unsolved"))
+    client, job, stages = last_job(workspace)
+    metrics = job.data.metrics
+    # a random model solves nothing: every training problem is in the hard set
+    assert metrics["rl/problems"] == metrics["funnel/problems_unsolved"] == 6
+    manifest = json.loads((Path(stages["rl"].data.tags["cache_dir"]) / "manifest.json").read_text())
+    assert manifest["inputs"]["problems"] == stages["rollouts"].data.tags["cache_key"]

@@ -11,13 +11,13 @@ import pytest
 from tests.test_configs import ROOT
 
 
-def multirun(tmp_path, *overrides: str, name: str = "sweep", check: bool = True):
+def multirun(tmp_path, *overrides: str, name: str = "sweep", check: bool = True, timeout: int = 900):
     """`python run.py -m ...` with every output (cache, MLflow, sweep folder, study) under tmp_path."""
     cmd = [sys.executable, "run.py", "-m", *overrides,
            f"paths.cache_dir={tmp_path / 'cache'}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
            f"tracking.artifact_root={tmp_path / 'artifacts'}", f"hydra.sweep.dir={tmp_path / name}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if check:
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     return out

@@ -7,6 +7,7 @@ trained sandbox model) and live in the cache like any other stage output.
 from __future__ import annotations
 
 from int_exp.models import is_builtin, materialize_builtin
+from int_exp.sandbox import SANDBOX_DOMAIN_KEYS
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 
 
@@ -16,7 +17,9 @@ def reads(cfg) -> list[str]:
     if builtin == "builtin:tiny":
         keys.append("model.tiny")
     elif builtin == "builtin:sandbox":
-        keys += ["model.sandbox", "data.arith"]
+        # The pretraining distribution only: a change of split sizes or difficulty of the run's
+        # problems must not retrain the model.
+        keys += ["model.sandbox"] + [f"data.arith.{k}" for k in SANDBOX_DOMAIN_KEYS]
     return keys
 
 
@@ -29,4 +32,4 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(model="model")
 
 
-STAGE = Stage(name="model", version="1", reads=reads, inputs={}, run=run, description=__doc__)
+STAGE = Stage(name="model", version="2", reads=reads, inputs={}, run=run, description=__doc__)

@@ -1,0 +1,182 @@
+"""The sandbox model (int_exp/sandbox.py): tokenizer, chat template, a tiny training run, and
+(slow) the calibrated default build."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from int_exp.arith import arith_table, generate_problems
+from int_exp.config import ArithConfig, SandboxModelConfig
+from int_exp.sandbox import CARD_NAME, END, build_tokenizer, encode_example, load_card, train_sandbox_model
+
+TINY = SandboxModelConfig(
+    hidden_size=64, num_layers=1, num_heads=2, intermediate_size=128, max_position_embeddings=512,
+    train_problems=64, train_min_ops=1, train_max_ops=2, train_steps=30, batch_size=8,
+    learning_rate=3e-3, warmup_steps=3, eval_problems=0, num_threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sandbox-tokenizer")
+    build_tokenizer().save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reloaded(tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tokenizer_dir))
+
+
+def _texts() -> list[str]:
+    table = arith_table(dataclasses.asdict(ArithConfig(min_steps=1, max_steps=7)), "test", 12)
+    texts = []
+    for row in table.itertuples():
+        texts += [row.problem, row.reference_detailed, row.reference_terse]
+    return texts + ["<intervention>{\"content\": \"12 × 3 = 36\", \"location\": 2}</intervention>\n\n  tabs\tand ÷"]
+
+
+def test_tokenizer_round_trips_every_character(reloaded):
+    fresh = build_tokenizer()
+    for tok in (fresh, reloaded):
+        for text in _texts():
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+            assert len(ids) == len(text)  # one token per character
+            assert tok.unk_token_id not in ids
+            assert tok.decode(ids) == text
+            assert tok.decode(ids, skip_special_tokens=True) == text
+
+
+def test_reload_keeps_special_tokens_and_left_padding(reloaded):
+    assert reloaded.padding_side == "left"
+    assert reloaded.eos_token == END and reloaded.pad_token == "<|pad|>"
+    assert reloaded.pad_token_id != reloaded.eos_token_id
+    batch = reloaded(["Start: 1", "Start: 12345"], padding=True, add_special_tokens=False)
+    assert batch["input_ids"][0][:4] == [reloaded.pad_token_id] * 4
+    assert batch["attention_mask"][0] == [0] * 4 + [1] * 8
+    # specials are single tokens, also inside text
+    ids = reloaded("<|user|>hi<|end|>", add_special_tokens=False)["input_ids"]
+    assert len(ids) == 4 and ids[-1] == reloaded.eos_token_id
+
+
+def test_chat_template_generation_prompt(reloaded):
+    chat = [{"role": "user", "content": "Start with 2. Add 3. What is the result?"}]
+    text = reloaded.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert text == "<|user|>Start with 2. Add 3. What is the result?<|end|><|assistant|>"
+    system = [{"role": "system", "content": "Be exact."}, *chat]
+    assert reloaded.apply_chat_template(system, tokenize=False).startswith("<|system|>Be exact.<|end|><|user|>")
+    ids = reloaded.apply_chat_template(chat, tokenize=True, add_generation_prompt=True)
+    ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+    assert reloaded.decode(ids) == text
+
+
+@pytest.mark.parametrize("partial", ["Start: 2\n\n2 + 3 = 5\n\n", "Start: 2\n\n2 + 3 =", "Start: 2"])
+def test_continue_final_message_ends_with_the_partial_text(reloaded, partial):
+    chat = [{"role": "user", "content": "Start with 2. Add 3. What is the result?"},
+            {"role": "assistant", "content": partial}]
+    text = reloaded.apply_chat_template(chat, tokenize=False, continue_final_message=True)
+    assert text.endswith("<|assistant|>" + partial)
+    assert END not in text[text.index("<|assistant|>"):]
+
+
+def test_rendering_matches_the_backends(reloaded):
+    from int_exp.backends.hf import render_chat
+
+    problem = "Start with 2. Add 3. What is the result?"
+    ids, n_prompt = encode_example(reloaded, problem, "Start: 2")
+    assert reloaded.decode(ids[:n_prompt]) == render_chat(reloaded, [{"role": "user", "content": problem}])
+    assert ids[-1] == reloaded.eos_token_id
+
+
+@pytest.fixture(scope="module")
+def tiny_sandbox_dir(tmp_path_factory):
+    """A tiny sandbox built through the model stage's entry point, with Hydra-style configs."""
+    from omegaconf import OmegaConf
+
+    from int_exp.config import DataConfig, ModelConfig
+    from int_exp.models import materialize_builtin
+
+    out = tmp_path_factory.mktemp("tiny-sandbox")
+    model_cfg = OmegaConf.structured(ModelConfig(name="sandbox", name_or_path="builtin:sandbox", sandbox=TINY))
+    data_cfg = OmegaConf.structured(DataConfig(arith=ArithConfig(max_operand=20, max_multiplier=5, max_value=999)))
+    materialize_builtin(model_cfg, out, data_cfg=data_cfg)
+    return out
+
+
+def test_tiny_training_run_produces_a_loadable_model(tiny_sandbox_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    card = load_card(tiny_sandbox_dir)
+    assert card["train_steps"] == 30 and card["parameters"] > 0
+    assert card["loss_last"] < card["loss_first"] - 0.5, card
+    assert card["arith"]["max_operand"] == 20 and card["config"]["train_steps"] == 30
+    assert json.loads((tiny_sandbox_dir / CARD_NAME).read_text()) == card
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_sandbox_dir))
+    tok = AutoTokenizer.from_pretrained(str(tiny_sandbox_dir))
+    assert model.config.hidden_size // model.config.num_attention_heads >= 32
+    assert model.config.vocab_size == len(tok)
+    assert model.generation_config.eos_token_id == tok.eos_token_id
+    assert tok.padding_side == "left"
+
+
+def test_hf_backend_generates_and_continues(tiny_sandbox_dir):
+    from omegaconf import OmegaConf
+
+    from int_exp.backends import SamplingParams, make_backend
+    from int_exp.config import BackendConfig
+
+    backend = make_backend(
+        OmegaConf.structured(BackendConfig(name="hf", batch_size=4, device="cpu", isolate=False)),
+        str(tiny_sandbox_dir), max_context=512,
+    )
+    try:
+        problem = "Start with 2. Add 3, then multiply by 4. What is the result?"
+        partial = "Start: 2\n\n2 + 3 = 5\n\n"
+        chats = [[{"role": "user", "content": problem}],
+                 [{"role": "user", "content": problem}, {"role": "assistant", "content": partial}]]
+        assert backend.render(chats[1]).endswith("<|assistant|>" + partial)
+        out = backend.generate(chats, SamplingParams(n=2, temperature=0.8, top_p=1.0, top_k=0, max_tokens=24))
+        assert [len(o) for o in out] == [2, 2]
+        assert all(isinstance(t, str) and "<|" not in t for o in out for t in o)
+    finally:
+        backend.close()
+
+
+def test_rejects_small_heads(tmp_path):
+    bad = dataclasses.replace(TINY, hidden_size=48, num_heads=2)
+    with pytest.raises(ValueError, match="head_dim"):
+        train_sandbox_model(bad, ArithConfig(), tmp_path)
+
+
+def test_training_problems_are_easy_and_medium_pretrain():
+    from int_exp.arith import split_of
+    from int_exp.sandbox import pretrain_problems
+
+    cfg = dataclasses.replace(TINY, train_problems=50, train_min_ops=1, train_max_ops=5)
+    problems = pretrain_problems(cfg, ArithConfig())
+    assert len(problems) == 50
+    assert all(1 <= p.num_steps <= 5 and split_of(p.text) == "pretrain" for p in problems)
+    test_texts = {p.text for p in generate_problems(dataclasses.asdict(ArithConfig(min_steps=1, max_steps=5)), "test", 200)}
+    assert not test_texts & {p.text for p in problems}
+
+
+@pytest.mark.slow
+def test_default_sandbox_is_calibrated(tmp_path):
+    """Builds the default sandbox (minutes on 2 cores) and checks sampled accuracy by difficulty
+    through the hf backend."""
+    from int_exp.sandbox import SANDBOX_ARITH, evaluate_sandbox
+
+    arith = ArithConfig(**SANDBOX_ARITH)
+    train_sandbox_model(SandboxModelConfig(eval_problems=0), arith, tmp_path)
+    result = evaluate_sandbox(tmp_path, arith, n_problems=32, n_samples=2, temperature=0.8)
+    summary = result["summary"]
+    assert summary["easy"]["accuracy"] >= 0.7, summary
+    assert 0.05 <= summary["hard"]["accuracy"] <= 0.7, summary
+    assert summary["easy"]["accuracy"] > summary["hard"]["accuracy"]
+    fails = [r for r in result["rows"] if r["band"] == "hard" and not r["correct"]]
+    assert sum(r["diagnosable"] for r in fails) >= 0.8 * len(fails)
