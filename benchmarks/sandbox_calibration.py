@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from int_exp.config import ArithConfig, SandboxModelConfig
-from int_exp.sandbox import SANDBOX_ARITH, evaluate_sandbox, load_card, train_sandbox_model
+from int_exp.sandbox import SANDBOX_ARITH, load_card, train_sandbox_model
+from int_exp.sandbox_eval import evaluate_sandbox
 
 
 def _parse_sets(items: list[str], cls):

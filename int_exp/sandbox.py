@@ -77,10 +77,8 @@ __all__ = [
     "VOCAB_CHARS",
     "build_tokenizer",
     "encode_example",
-    "evaluate_sandbox",
     "load_card",
     "pretrain_problems",
-    "sample_solutions",
     "train_sandbox_model",
 ]
 
@@ -108,9 +106,6 @@ SANDBOX_ARITH = {"max_operand": 20, "max_multiplier": 3, "max_value": 199, "oper
 # The data.arith fields the sandbox model's pretraining depends on (its cache key): operand ranges,
 # operations and seed, not the run's split sizes, difficulty or reference style.
 SANDBOX_DOMAIN_KEYS = ("max_operand", "max_multiplier", "max_value", "allow_negative", "operations", "seed")
-
-# Difficulty bands used for the card and the calibration: operations per problem (arith.difficulty).
-EVAL_BANDS = {"easy": (1, 3), "medium": (4, 5), "hard": (6, 8)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,6 +274,8 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
     n_eval = int(getattr(cfg, "eval_problems", 0) or 0)
     if n_eval > 0:
         t_eval = time.perf_counter()
+        from int_exp.sandbox_eval import evaluate_sandbox
+
         card["eval"] = evaluate_sandbox(
             out_dir, arith_cfg, n_problems=n_eval, n_samples=1, temperature=float(cfg.eval_temperature),
             seed=int(cfg.seed),
@@ -388,132 +385,3 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
 
 def load_card(model_dir: str | Path) -> dict[str, Any]:
     return json.loads((Path(model_dir) / CARD_NAME).read_text())
-
-
-# --------------------------------------------------------------------------------------------
-# Evaluation
-# --------------------------------------------------------------------------------------------
-
-
-def sample_solutions(
-    model_dir: str | Path,
-    chats: Sequence[list[dict[str, str]]],
-    *,
-    n: int = 1,
-    temperature: float = 0.8,
-    top_p: float = 1.0,
-    top_k: int = 0,
-    max_tokens: int = 512,
-    seed: int = 0,
-    batch_size: int = 64,
-    backend: Any = None,
-) -> list[list[str]]:
-    """``n`` samples per chat through the real generation path (the ``hf`` backend on CPU)."""
-    from int_exp.backends import SamplingParams, make_backend
-
-    own = backend is None
-    if own:
-        from omegaconf import OmegaConf
-
-        from int_exp.config import BackendConfig
-
-        opts = OmegaConf.structured(BackendConfig(name="hf", batch_size=batch_size, device="cpu", isolate=False))
-        backend = make_backend(opts, str(model_dir), dtype="float32")
-    try:
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
-        return backend.generate(list(chats), params, desc="sandbox: sampling")
-    finally:
-        if own:
-            backend.close()
-
-
-def evaluate_sandbox(
-    model_dir: str | Path,
-    arith_cfg: Any,
-    *,
-    n_problems: int = 32,
-    n_samples: int = 1,
-    temperature: float = 0.8,
-    top_p: float = 1.0,
-    top_k: int = 0,
-    seed: int = 0,
-    bands: Mapping[str, tuple[int, int]] | None = None,
-    batch_size: int = 64,
-) -> dict[str, Any]:
-    """Sampled accuracy of the model in ``model_dir`` on held-out arith ``test`` problems.
-
-    For each band of :data:`EVAL_BANDS` (operations per problem), the first ``n_problems`` test
-    problems, ``n_samples`` samples each. Returns ``{"summary": {band: {...}}, "rows": [...]}``:
-    per band the accuracy, and for failures where the first error falls (``first_error_frac``:
-    the 1-based wrong step over the attempt's number of steps) and whether the oracle could
-    diagnose it as a wrong or missing step rather than unreadable text (``diagnosable``).
-    """
-    import torch
-
-    from int_exp.arith import check_solution, diagnose, generate_problems
-    from int_exp.steps import split_steps
-
-    bands = dict(bands or EVAL_BANDS)
-    problems = []
-    for band, (lo, hi) in bands.items():
-        for p in generate_problems(_arith_with_steps(arith_cfg, lo, hi), "test", n_problems):
-            problems.append((band, p))
-    max_tokens = max(len(p.detailed()) for _, p in problems) * 3 // 2 + 16
-    chats = [[{"role": "user", "content": p.text}] for _, p in problems]
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
-    try:
-        outputs = sample_solutions(
-            model_dir, chats, n=n_samples, temperature=temperature, top_p=top_p, top_k=top_k,
-            max_tokens=max_tokens, seed=seed, batch_size=batch_size,
-        )
-    finally:
-        torch.set_num_threads(previous_threads)
-
-    rows = []
-    for (band, p), samples in zip(problems, outputs):
-        for text in samples:
-            step, reason = check_solution(p, text)
-            row = {"band": band, "num_ops": p.num_steps, "problem": p.text, "attempt": text,
-                   "correct": step is None, "first_error": step, "reason": reason}
-            if step is not None:
-                n_steps = len(split_steps(text))
-                row["num_attempt_steps"] = n_steps
-                row["first_error_frac"] = step / max(1, n_steps)
-                row["unreadable"] = "cannot be read" in reason
-                row["diagnosable"] = diagnose(p, text).fix_content is not None and not row["unreadable"]
-                row["kind"] = _error_kind(reason)
-            rows.append(row)
-    summary = {}
-    for band in bands:
-        sub = [r for r in rows if r["band"] == band]
-        fails = [r for r in sub if not r["correct"]]
-        summary[band] = {
-            "ops": list(bands[band]),
-            "samples": len(sub),
-            "accuracy": sum(r["correct"] for r in sub) / max(1, len(sub)),
-            "failures": len(fails),
-            "diagnosable": sum(r["diagnosable"] for r in fails) / len(fails) if fails else None,
-            "mean_first_error_frac": sum(r["first_error_frac"] for r in fails) / len(fails) if fails else None,
-        }
-    return {"summary": summary, "rows": rows}
-
-
-def _error_kind(reason: str) -> str:
-    if "cannot be read" in reason:
-        return "unreadable"
-    if "wrong arithmetic" in reason:
-        return "arithmetic"
-    if "carries" in reason or "continues from" in reason:
-        return "carried value"
-    if "wrong operation or operand" in reason:
-        return "operation/operand"
-    if "boxes" in reason:
-        return "early or wrong answer"
-    if "no answer" in reason or "stops after" in reason or "empty" in reason:
-        return "no answer"
-    if "start value" in reason:
-        return "start value"
-    if "after the last operation" in reason:
-        return "extra operation"
-    return "other"

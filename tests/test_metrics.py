@@ -103,3 +103,12 @@ def test_mean_pass_at_k_errors():
         mean_pass_at_k([], [], 1)
     with pytest.raises(ValueError, match="larger than n=4"):
         mean_pass_at_k([8, 4], [1, 1], 8)
+
+
+def test_eval_reports_only_the_k_that_n_samples_can_estimate():
+    from int_exp.stages.eval import reported_ks
+
+    assert reported_ks([1, 8], 4) == [1]
+    assert reported_ks([1, 4, 8], 8) == [1, 4, 8]
+    with pytest.raises(ValueError, match="eval.n=4"):
+        reported_ks([8, 16], 4)

@@ -176,14 +176,16 @@ def test_commit_keeps_an_existing_complete_entry(tmp_path):
 def test_plan_runs_training_stages_only_when_listed_and_enabled(tmp_path):
     from int_exp.stages import STAGES as real
 
-    def order(stages, sft=True, rl=True, data="interventions", filt=True):
-        cfg = OmegaConf.create({"stages": stages, "sft": {"enabled": sft, "data": data}, "rl": {"enabled": rl},
+    def order(stages, sft=True, rl=True, data="interventions", filt=True, rl_problems="all"):
+        cfg = OmegaConf.create({"stages": stages, "sft": {"enabled": sft, "data": data},
+                                "rl": {"enabled": rl, "problems": rl_problems},
                                 "variant": {"name": "t"}, "intervention": {"correctness_filter": filt, "proposer": "self"}})
         return execution_order(cfg, make_plan(cfg, real), real)
 
     assert order(["eval"]) == ["model", "eval"]
     assert order(["sft", "rl", "eval"], sft=False, rl=False) == ["model", "eval"]
     assert order(["sft", "rl", "eval"], sft=False)[-3:] == ["problems", "rl", "eval"]
+    assert order(["rl"], sft=False, rl_problems="unsolved")[-2:] == ["rollouts", "rl"]  # the hard set
     full = order(["sft", "rl", "eval"])
     assert full.index("guided_sampling") < full.index("guided_rollouts") < full.index("sft") < full.index("rl")
     assert "guided_sampling" not in order(["sft"], filt=False)

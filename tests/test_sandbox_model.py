@@ -169,7 +169,8 @@ def test_training_problems_are_easy_and_medium_pretrain():
 def test_default_sandbox_is_calibrated(tmp_path):
     """Builds the default sandbox (minutes on 2 cores) and checks sampled accuracy by difficulty
     through the hf backend."""
-    from int_exp.sandbox import SANDBOX_ARITH, evaluate_sandbox
+    from int_exp.sandbox import SANDBOX_ARITH
+    from int_exp.sandbox_eval import evaluate_sandbox
 
     arith = ArithConfig(**SANDBOX_ARITH)
     train_sandbox_model(SandboxModelConfig(eval_problems=0), arith, tmp_path)

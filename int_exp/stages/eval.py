@@ -42,7 +42,7 @@ def plot_curves(curves: dict[str, dict[int, float]], path) -> None:
     plt.close(fig)
 
 
-def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
+def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]) -> tuple[pd.DataFrame, dict, dict]:
     cfg = ctx.cfg
     chats = [problem_chat(p, cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(cfg.sampling, cfg.eval.n, temperature=cfg.eval.temperature, max_tokens=cfg.eval.max_tokens)
@@ -59,26 +59,39 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame) -> tuple[pd.D
         }
     )
     ns, cs = list(results["n"]), list(results["correct"])
-    metrics = {f"{spec.name}/pass_at_{k}": mean_pass_at_k(ns, cs, k) for k in cfg.eval.k}
+    metrics = {f"{spec.name}/pass_at_{k}": mean_pass_at_k(ns, cs, k) for k in ks}
     metrics[f"{spec.name}/accuracy"] = sum(cs) / max(1, sum(ns))
     metrics[f"{spec.name}/problems"] = len(results)
-    curve = {k: mean_pass_at_k(ns, cs, k) for k in curve_ks(cfg.eval.n, list(cfg.eval.k))}
+    curve = {k: mean_pass_at_k(ns, cs, k) for k in curve_ks(cfg.eval.n, ks)}
     return results, metrics, curve
+
+
+def reported_ks(ks: list[int], n: int) -> list[int]:
+    """The k of ``eval.k`` that ``n`` samples per problem can estimate (k <= n).
+
+    >>> reported_ks([1, 8], 4)
+    [1]
+    """
+    usable = [int(k) for k in ks if 1 <= k <= n]
+    if not usable:
+        raise ValueError(f"eval.k={list(ks)} has no k in 1..eval.n={n}: pass@k needs 1 <= k <= n samples")
+    return usable
 
 
 def run(ctx: StageContext) -> StageOutput:
     from int_exp.data import load_dataset_spec
 
     cfg = ctx.cfg
-    too_large = [k for k in cfg.eval.k if k > cfg.eval.n]
-    if too_large:
-        raise ValueError(f"eval.k has {too_large} > eval.n={cfg.eval.n}: pass@k needs k <= n samples")
+    ks = reported_ks(cfg.eval.k, cfg.eval.n)
+    if len(ks) < len(cfg.eval.k):
+        ctx.log.warning("eval.k %s > eval.n=%d: pass@k needs k <= n samples, so only pass@%s is reported",
+                        [k for k in cfg.eval.k if k not in ks], cfg.eval.n, ks)
     if not cfg.data.eval:
         raise ValueError("data.eval is empty: name at least one evaluation dataset")
     output, curves = StageOutput(), {}
     for spec in cfg.data.eval:
         table = load_dataset_spec(spec, cfg.data, train=False)
-        results, metrics, curve = evaluate_dataset(ctx, spec, table)
+        results, metrics, curve = evaluate_dataset(ctx, spec, table, ks)
         output.tables[spec.name] = results
         output.metrics.update(metrics)
         curves[spec.name] = curve
