@@ -8,11 +8,24 @@ through the ``*_kwargs`` mappings untouched.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+def plain_dict(cfg: Any) -> dict[str, Any]:
+    """A config section (DictConfig, dataclass, mapping or namespace) as a plain, resolved dict."""
+    if isinstance(cfg, DictConfig):
+        return dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return dataclasses.asdict(cfg)
+    if isinstance(cfg, Mapping):
+        return dict(cfg)
+    return dict(vars(cfg))
 
 
 @dataclass

@@ -54,16 +54,18 @@ process otherwise grows past 3 GB and slows down).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
 import os
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from int_exp.config import plain_dict
 
 log = logging.getLogger(__name__)
 
@@ -140,24 +142,8 @@ def build_tokenizer():
 # --------------------------------------------------------------------------------------------
 
 
-def _plain(cfg: Any) -> dict[str, Any]:
-    """A config (dataclass, DictConfig, mapping) as a plain dict."""
-    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        return dataclasses.asdict(cfg)
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            return dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(cfg, Mapping):
-        return dict(cfg)
-    return dict(vars(cfg))
-
-
 def _arith_with_steps(arith_cfg: Any, min_steps: int, max_steps: int) -> dict[str, Any]:
-    cfg = _plain(arith_cfg)
+    cfg = plain_dict(arith_cfg)
     cfg.update(min_steps=int(min_steps), max_steps=int(max_steps))
     return cfg
 
@@ -202,9 +188,22 @@ def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> lis
 # --------------------------------------------------------------------------------------------
 
 
-def _threads(sandbox_cfg: Any) -> int:
-    wanted = int(getattr(sandbox_cfg, "num_threads", 0) or 0)
-    return wanted if wanted > 0 else max(1, min(os.cpu_count() or 1, 8))
+def _threads(wanted: int = 0) -> int:
+    """``wanted`` torch threads, or for 0 every core (at most 8: more only adds overhead here)."""
+    return int(wanted) if int(wanted or 0) > 0 else max(1, min(os.cpu_count() or 1, 8))
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the caller's setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None:
@@ -234,17 +233,13 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
     if longest > cfg.max_position_embeddings:
         raise ValueError(f"model.sandbox: a training sequence has {longest} tokens > max_position_embeddings")
 
-    device = str(getattr(cfg, "device", "cpu") or "cpu")
+    device = str(cfg.device)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(_threads(cfg))
-    try:
+    with torch_threads(_threads(cfg.num_threads)):
         model, stats = _fit(cfg, tokenizer, examples, device)
         model.to("cpu").save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
-    finally:
-        torch.set_num_threads(previous_threads)
     losses = stats["losses"]
     n_params = stats["parameters"]
     steps = len(losses)
@@ -254,8 +249,8 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
     window = max(1, min(50, len(losses) // 5))
     card: dict[str, Any] = {
         "what": "int-exp sandbox: a character-level Llama trained from scratch on arith detailed solutions",
-        "config": _plain(cfg),
-        "arith": _plain(arith_cfg),
+        "config": plain_dict(cfg),
+        "arith": plain_dict(arith_cfg),
         "parameters": n_params,
         "vocab_size": len(tokenizer),
         "train_problems": len(problems),
@@ -267,11 +262,11 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
         "loss_first": sum(losses[:window]) / window,
         "loss_last": sum(losses[-window:]) / window,
         "train_seconds": round(train_seconds, 1),
-        "threads": _threads(cfg),
+        "threads": _threads(cfg.num_threads),
         "device": device,
         "bf16": stats["bf16"],
     }
-    n_eval = int(getattr(cfg, "eval_problems", 0) or 0)
+    n_eval = int(cfg.eval_problems)
     if n_eval > 0:
         t_eval = time.perf_counter()
         from int_exp.sandbox_eval import evaluate_sandbox
@@ -295,7 +290,7 @@ def _use_bf16(cfg: Any, device: str) -> bool:
     bf16 (CPUs with AVX512-BF16 or AMX, about 1.5x faster there; CUDA GPUs with bf16)."""
     import torch
 
-    precision = str(getattr(cfg, "precision", "fp32") or "fp32")
+    precision = str(cfg.precision)
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"model.sandbox.precision must be auto, fp32 or bf16, got {precision!r}")
     if precision != "auto":

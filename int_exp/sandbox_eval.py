@@ -7,12 +7,11 @@ backend), grading through the arith step checker.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from int_exp.sandbox import _arith_with_steps
+from int_exp.sandbox import _arith_with_steps, _threads, torch_threads
 
 __all__ = ["EVAL_BANDS", "evaluate_sandbox", "sample_solutions"]
 
@@ -31,25 +30,18 @@ def sample_solutions(
     max_tokens: int = 512,
     seed: int = 0,
     batch_size: int = 64,
-    backend: Any = None,
 ) -> list[list[str]]:
     """``n`` samples per chat through the real generation path (the ``hf`` backend on CPU)."""
     from int_exp.backends import SamplingParams, make_backend
+    from int_exp.config import BackendConfig
 
-    own = backend is None
-    if own:
-        from omegaconf import OmegaConf
-
-        from int_exp.config import BackendConfig
-
-        opts = OmegaConf.structured(BackendConfig(name="hf", batch_size=batch_size, device="cpu", isolate=False))
-        backend = make_backend(opts, str(model_dir), dtype="float32")
+    opts = BackendConfig(name="hf", batch_size=batch_size, device="cpu", isolate=False)
+    backend = make_backend(opts, str(model_dir), dtype="float32")
     try:
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
         return backend.generate(list(chats), params, desc="sandbox: sampling")
     finally:
-        if own:
-            backend.close()
+        backend.close()
 
 
 def evaluate_sandbox(
@@ -73,8 +65,6 @@ def evaluate_sandbox(
     the 1-based wrong step over the attempt's number of steps) and whether the oracle could
     diagnose it as a wrong or missing step rather than unreadable text (``diagnosable``).
     """
-    import torch
-
     from int_exp.arith import check_solution, diagnose, generate_problems
     from int_exp.steps import split_steps
 
@@ -85,15 +75,11 @@ def evaluate_sandbox(
             problems.append((band, p))
     max_tokens = max(len(p.detailed()) for _, p in problems) * 3 // 2 + 16
     chats = [[{"role": "user", "content": p.text}] for _, p in problems]
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
-    try:
+    with torch_threads(_threads()):
         outputs = sample_solutions(
             model_dir, chats, n=n_samples, temperature=temperature, top_p=top_p, top_k=top_k,
             max_tokens=max_tokens, seed=seed, batch_size=batch_size,
         )
-    finally:
-        torch.set_num_threads(previous_threads)
 
     rows = []
     for (band, p), samples in zip(problems, outputs):

@@ -129,3 +129,10 @@ def test_no_argument_run_is_the_sandbox_int_pipeline():
     assert cfg.stages == ["sft", "rl", "eval"] and cfg.intervention.proposer == "auto"
     plain = compose_cfg(["experiment=none"])
     assert plain.model.name_or_path == "builtin:tiny" and plain.intervention.proposer == "self"
+
+
+def test_sandbox_experiment_uses_the_domain_the_model_is_calibrated_for():
+    from int_exp.sandbox import SANDBOX_ARITH
+
+    arith = compose_cfg(["experiment=sandbox"]).data.arith
+    assert {k: OmegaConf.to_container(arith)[k] for k in SANDBOX_ARITH} == SANDBOX_ARITH

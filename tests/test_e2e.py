@@ -115,7 +115,7 @@ def test_full_int_job_trains_and_evaluates(workspace):
 
 def test_rl_on_unsolved_problems_trains_on_the_rollouts_hard_set(workspace):
     run_job(smoke(workspace, "variant=rl_only", "rl.problems=unsolved"))
-    client, job, stages = last_job(workspace)
+    _, job, stages = last_job(workspace)
     metrics = job.data.metrics
     # a random model solves nothing: every training problem is in the hard set
     assert metrics["rl/problems"] == metrics["funnel/problems_unsolved"] == 6

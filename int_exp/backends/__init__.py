@@ -51,20 +51,9 @@ def derive_seed(seed: int, *keys: int) -> int:
 
 def backend_options(cfg: Any) -> dict[str, Any]:
     """The backend config as a plain dict (from a dataclass, DictConfig, namespace or dict)."""
-    if isinstance(cfg, dict):
-        return dict(cfg)
-    try:
-        from omegaconf import DictConfig, OmegaConf
+    from int_exp.config import plain_dict
 
-        if isinstance(cfg, DictConfig):
-            return dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
-    import dataclasses
-
-    if dataclasses.is_dataclass(cfg):
-        return dataclasses.asdict(cfg)  # type: ignore[arg-type]
-    return dict(vars(cfg))
+    return plain_dict(cfg)
 
 
 def make_backend(

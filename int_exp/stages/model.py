@@ -7,8 +7,8 @@ trained sandbox model) and live in the cache like any other stage output.
 from __future__ import annotations
 
 from int_exp.models import is_builtin, materialize_builtin
-from int_exp.sandbox import SANDBOX_DOMAIN_KEYS
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
+from int_exp.sandbox import SANDBOX_DOMAIN_KEYS
 
 
 def reads(cfg) -> list[str]:

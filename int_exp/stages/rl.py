@@ -3,9 +3,10 @@
 Starts from the SFT checkpoint when the variant trains one, else from the base model. Prompts are
 the training problems (``rl.problems=all``) or only those with no correct rollout
 (``rl.problems=unsolved``: the paper's hard set, the same problems InT patches, where plain GRPO
-starts without any reward signal); with ``rl.hints`` (hint-guided RL baseline) each prompt also carries the
-first ``rl.hint_fraction`` of the reference solution's steps. Logs reward, ``frac_reward_zero_std``
-(the share of groups with no learning signal, which InT is meant to lower) and completion length.
+starts without any reward signal); with ``rl.hints`` (hint-guided RL baseline) each prompt also
+carries the first ``rl.hint_fraction`` of the reference solution's steps. Logs reward,
+``frac_reward_zero_std`` (the share of groups with no learning signal, which InT is meant to lower)
+and completion length.
 """
 
 from __future__ import annotations
@@ -61,9 +62,8 @@ def run(ctx: StageContext) -> StageOutput:
     data = prompts(ctx)
     if not data:
         raise EmptyStageError(
-            "rl has no training problems: "
-            + ("every problem had a correct rollout (rl.problems=unsolved)" if ctx.cfg.rl.problems == "unsolved"
-               else "the `problems` stage is empty")
+            f"rl has no training problems: rl.problems={ctx.cfg.rl.problems} selects none of the "
+            f"`{problem_stage(ctx.cfg)}` stage's rows"
         )
     final, history = train("rl", ctx, data, ctx.inputs["policy"].model_path, ctx.cfg.rl, prefix="rl")
     metrics = {f"rl/{k}": v for k, v in final.items() if isinstance(v, (int, float))}
