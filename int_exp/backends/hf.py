@@ -14,6 +14,7 @@ from typing import Any
 
 from int_exp.backends import derive_seed
 from int_exp.backends.base import Chat, SamplingParams, continues_final_message
+from int_exp.backends.cpu_attention import use_grouped_decoding
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,50 @@ def encode_with_budgets(
     return ids, budgets
 
 
+def plan_batches(
+    ids: Sequence[Sequence[int]], budgets: Sequence[int], max_tokens: int, batch_size: int
+) -> list[tuple[list[int], int]]:
+    """Group prompt indices into ``(batch, new_tokens)`` calls, longest prompts first.
+
+    Prompts with the full budget are batched together; prompts whose budget the context clipped
+    are batched among themselves (neighbours in length, so nearly equal budgets) and a batch
+    gets its longest prompt's budget, so no row runs past the context. Prompts with no budget
+    are left out (their completions stay empty).
+    """
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    full = [i for i in order if 0 < budgets[i] == max_tokens]
+    clipped = [i for i in order if 0 < budgets[i] < max_tokens]
+    batches = []
+    for group in (full, clipped):
+        for start in range(0, len(group), batch_size):
+            batch = group[start : start + batch_size]
+            batches.append((batch, min(budgets[i] for i in batch)))
+    return batches
+
+
+class StepCounter:
+    """A ``generate`` streamer that advances a progress bar by one per decoding step.
+
+    transformers hands a streamer the prompt first, then each step's new tokens (one per row).
+    """
+
+    def __init__(self, bar: Any = None) -> None:
+        self.bar = bar
+        self.steps = -1  # the first put is the prompt
+
+    def put(self, value: Any) -> None:
+        if self.steps >= 0 and self.bar is not None:
+            self.bar.update(1)
+        self.steps += 1
+
+    def end(self) -> None:
+        pass
+
+    def finish(self, budget: int) -> None:
+        if self.bar is not None:
+            self.bar.update(max(0, budget - max(self.steps, 0)))
+
+
 def _model_context(model: Any) -> int | None:
     value = getattr(model.config, "max_position_embeddings", None)
     return int(value) if value else None
@@ -122,6 +167,7 @@ class HFBackend:
         self.device = resolve_device(device)
         self.tokenizer = load_tokenizer(model_path)
         self.model = load_causal_lm(model_path, dtype=dtype, device=self.device).eval()
+        use_grouped_decoding(self.model)
         self.batch_size = max(1, int(batch_size))
         limits = [c for c in (max_context, _model_context(self.model)) if c]
         self.context = min(limits) if limits else None
@@ -147,26 +193,21 @@ class HFBackend:
             return results
         ids, budgets = encode_with_budgets(self.tokenizer, chats, params.max_tokens, self.context)
 
-        order = sorted(range(len(chats)), key=lambda i: -len(ids[i]))
-        full = [i for i in order if budgets[i] == params.max_tokens and budgets[i] > 0]
-        # A clipped prompt gets its own call so its neighbours keep their full budget and no row
-        # runs past the context.
-        clipped = [[i] for i in order if 0 < budgets[i] < params.max_tokens]
-        batches = [full[s : s + self.batch_size] for s in range(0, len(full), self.batch_size)] + clipped
-
-        for b, batch in enumerate(tqdm(batches, desc=desc, unit="batch", dynamic_ncols=True)):
-            texts = self._generate_batch(
-                [ids[i] for i in batch],
-                min(budgets[i] for i in batch),
-                params,
-                derive_seed(params.seed, first_index, b),
-            )
-            for j, i in enumerate(batch):
-                results[i] = texts[j]
+        batches = plan_batches(ids, budgets, params.max_tokens, self.batch_size)
+        # One bar over decoding steps (not batches): a big batch on a CPU takes minutes.
+        with tqdm(total=sum(b for _, b in batches), desc=desc, unit="step", dynamic_ncols=True) as bar:
+            for b, (batch, budget) in enumerate(batches):
+                if len(batches) > 1:
+                    bar.set_postfix_str(f"batch {b + 1}/{len(batches)}, {len(batch)} prompts")
+                texts = self._generate_batch(
+                    [ids[i] for i in batch], budget, params, derive_seed(params.seed, first_index, b), bar
+                )
+                for j, i in enumerate(batch):
+                    results[i] = texts[j]
         return results
 
     def _generate_batch(
-        self, prompts: list[list[int]], max_new_tokens: int, params: SamplingParams, seed: int
+        self, prompts: list[list[int]], max_new_tokens: int, params: SamplingParams, seed: int, bar: Any = None
     ) -> list[list[str]]:
         torch = self._torch
         width = max(len(p) for p in prompts)
@@ -182,6 +223,9 @@ class HFBackend:
             "pad_token_id": self.pad_id,
             "num_beams": 1,
         }
+        steps = StepCounter(bar)
+        if bar is not None:
+            kwargs["streamer"] = steps
         if sample:
             kwargs.update(
                 do_sample=True,
@@ -200,6 +244,7 @@ class HFBackend:
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), **kwargs
             )
+        steps.finish(max_new_tokens)  # rows that all stopped early leave the rest of the budget
         new = out[:, width:].tolist()
         texts = [self._decode(row) for row in new]
         per_prompt = params.n if sample else 1

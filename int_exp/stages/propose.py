@@ -15,11 +15,14 @@ cannot do it. It writes the same ``<intervention>`` block, so the rest of the ch
 from __future__ import annotations
 
 import json
+import logging
 
 import pandas as pd
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 from int_exp.stages.common import GENERATION_READS, generate, sampling_params
+
+log = logging.getLogger(__name__)
 
 READS = GENERATION_READS + ["intervention.proposer", "intervention.prompt", "intervention.k", "intervention.max_tokens"]
 
@@ -50,27 +53,36 @@ def oracle_proposals(failures: pd.DataFrame) -> list[dict]:
     ]
 
 
+def verification_budget(max_context: int, max_tokens: int) -> tuple[int, int]:
+    """``(prompt tokens, new tokens)`` for the verification turn, whose prompt carries the whole
+    first turn and the attempt: ``max_tokens`` new tokens when that leaves the prompt at least
+    half the context, else half the context each (with a warning)."""
+    new_tokens = min(max_tokens, max_context // 2)
+    if new_tokens < max_tokens:
+        log.warning("intervention.max_tokens=%d does not fit model.max_context=%d with a prompt: the "
+                    "verification turn gets %d new tokens and a prompt of up to %d", max_tokens,
+                    max_context, new_tokens, max_context - new_tokens)
+    return max_context - new_tokens, new_tokens
+
+
 def model_proposals(ctx: StageContext, failures: pd.DataFrame, model_path: str) -> list[dict]:
     from int_exp.interventions import proposer_turn1, proposer_turn2
 
     icfg = ctx.cfg.intervention
+    prompt_budget, verify_tokens = verification_budget(ctx.cfg.model.max_context, icfg.max_tokens)
     rows = failures.to_dict("records")
-    params = sampling_params(ctx.cfg.sampling, icfg.k, max_tokens=icfg.max_tokens)
     turn1_chats = [proposer_turn1(r["problem"], r["reference_solution"], icfg.prompt) for r in rows]
-    turn1 = generate(ctx, model_path, turn1_chats, params, desc="propose: solve with reference")
+    turn1 = generate(ctx, model_path, turn1_chats, sampling_params(ctx.cfg.sampling, icfg.k, max_tokens=icfg.max_tokens),
+                     desc="propose: solve with reference")
 
-    budget = ctx.cfg.model.max_context - icfg.max_tokens
-    if budget <= 0:
-        raise ValueError(f"model.max_context={ctx.cfg.model.max_context} leaves no room for prompts "
-                         f"after intervention.max_tokens={icfg.max_tokens}")
     count = token_counter(model_path)
     pending = []
     for row, chat, answers in zip(rows, turn1_chats, turn1):
         for index, answer in enumerate(answers):
             messages, truncated = proposer_turn2(chat, answer, row["incorrect_attempt"], row["answer"], icfg.prompt,
-                                                 max_prompt_tokens=budget, count_tokens=count)
+                                                 max_prompt_tokens=prompt_budget, count_tokens=count)
             pending.append(({**row, "proposal_index": index, "prompt_truncated": truncated}, messages))
-    outputs = generate(ctx, model_path, [m for _, m in pending], sampling_params(ctx.cfg.sampling, 1, max_tokens=icfg.max_tokens),
+    outputs = generate(ctx, model_path, [m for _, m in pending], sampling_params(ctx.cfg.sampling, 1, max_tokens=verify_tokens),
                        desc="propose: verify and intervene")
     return [{**row, "proposer_prompt": json.dumps(messages), "proposer_output": out[0]}
             for (row, messages), out in zip(pending, outputs)]
@@ -90,4 +102,4 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(name="propose", version="1", reads=READS, inputs=inputs, run=run, description=__doc__)
+STAGE = Stage(name="propose", version="2", reads=READS, inputs=inputs, run=run, description=__doc__)
