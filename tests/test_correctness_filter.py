@@ -83,3 +83,52 @@ def test_without_the_filter_every_parsed_intervention_is_kept_and_nothing_is_sam
     results = Runner(cfg, NullTracker()).run()
     assert "guided_sampling" not in results
     assert len(results["guided_rollouts"].table()) == len(results["parse"].table()) > 0
+
+
+ECHO = ('Substep 1 is wrong.\n<intervention>{"content": "the step the student should write instead", '
+        '"location": 1}</intervention>')
+REAL = 'Substep 1 is wrong.\n<intervention>{"content": "Let me redo this step carefully.", "location": 1}</intervention>'
+
+
+class EchoingProposer(ScriptedBackend):
+    """A self-proposer whose verification turn echoes the prompt's format example every other time."""
+
+    def generate(self, chats, params, desc=""):
+        if not desc.startswith("propose"):
+            return super().generate(chats, params, desc)
+        if len(chats[0]) == 1:  # turn 1: solving with the reference
+            return [["I follow the reference."] * params.n for _ in chats]
+        return [[ECHO if i % 2 == 0 else REAL] * params.n for i in range(len(chats))]
+
+
+def test_parse_drops_interventions_that_echo_the_prompts_format_example(cache, monkeypatch):
+    monkeypatch.setattr(StageContext, "make_backend", lambda self, *a, **k: EchoingProposer())
+    cfg = smoke({"cache": cache, "uri": "", "artifacts": cache}, "stages=[parse]", "tracking.enabled=false",
+                "intervention.proposer=self", "intervention.k=1")
+    parse = Runner(cfg, NullTracker()).run()["parse"]
+    proposals = int(parse.metrics["funnel/parsed"])
+    echoed = (proposals + 1) // 2
+    assert proposals > 1 and parse.metrics["funnel/copied_prompt"] == echoed
+    assert parse.metrics["funnel/deduplicated"] == len(parse.table()) == proposals - echoed
+    assert all(i["content"] == "Let me redo this step carefully." for i in parse.table()["intervention"])
+    assert list(parse.table("rejected")["reason"]) == ["copied_prompt"] * echoed
+
+
+def test_sample_report_names_why_each_row_was_dropped():
+    import pandas as pd
+
+    from int_exp.stages.guided_rollouts import sample_report
+
+    base = {"problem_id": "p1", "incorrect_attempt": "Step one.\n\nStep two.", "proposer_output": "no block here"}
+    kept = pd.DataFrame([{**base, "intervention": {"content": "Redo step two.", "location": 2}}])
+    dropped = pd.DataFrame([{**base, "intervention": {"content": "Try again.", "location": 1}, "guided_correct": 0}])
+    # parquet reads an integer location back as a float beside null interventions
+    rejected = pd.DataFrame([{**base, "reason": "copied_prompt", "intervention": {"content": "the step", "location": 1.0}},
+                             {**base, "reason": "no_block", "intervention": None}])
+    lines = sample_report(kept, dropped, rejected, per_kind=4).splitlines()[4:]
+    assert lines == [
+        "| p1 | Step one. Step two. | 2 | Redo step two. | kept |",
+        "| p1 | Step one. Step two. | 1 | Try again. | dropped: 0 correct continuations |",
+        "| p1 | Step one. Step two. | 1 | the step | dropped: copied_prompt |",
+        "| p1 | Step one. Step two. | - | no block here | dropped: no_block |",
+    ]

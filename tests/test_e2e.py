@@ -74,6 +74,7 @@ def test_intervention_chain_funnel_then_min_correct_recomputes_only_the_filter(w
     assert metrics["funnel/incorrect"] == 12  # a random model solves nothing
     assert metrics["funnel/proposals"] == 12
     assert metrics["funnel/parsed"] >= metrics["funnel/deduplicated"] >= metrics["funnel/kept"] > 0
+    assert metrics["funnel/copied_prompt"] == 0  # the oracle writes real steps
     assert metrics["funnel/parsed"] == metrics["funnel/leaked"] + metrics["funnel/deduplicated"]
     kept = stages["guided_rollouts"]
     assert "sample_interventions.md" in [a.path for a in client.list_artifacts(kept.info.run_id)]

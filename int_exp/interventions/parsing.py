@@ -165,3 +165,11 @@ def parse_intervention(text: str, num_steps: int) -> dict | None:
     :func:`parse_intervention_reason` for why. Never raises.
     """
     return parse_intervention_reason(text, num_steps)[0]
+
+
+def copies_prompt(content: str, prompt_text: str, min_chars: int = 16) -> bool:
+    """True when ``content`` is text of the proposer's own prompt, e.g. the format example
+    ("the step the student should write instead"), which small models echo back. Short contents
+    (under ``min_chars``) are never called copies: a formula may well appear in the prompt."""
+    needle = " ".join(content.split()).casefold()
+    return len(needle) >= min_chars and needle in " ".join(prompt_text.split()).casefold()

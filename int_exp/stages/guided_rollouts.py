@@ -55,7 +55,8 @@ def sample_report(kept: pd.DataFrame, dropped: pd.DataFrame, rejected: pd.DataFr
     for row, outcome in rows:
         intervention = row.get("intervention") if isinstance(row.get("intervention"), dict) else {}
         content = intervention.get("content") or excerpt(row.get("proposer_output", ""), 160)
-        cells = [row["problem_id"], excerpt(row["incorrect_attempt"]), intervention.get("location", "-"),
+        location = intervention.get("location")  # a float when parquet read it beside nulls
+        cells = [row["problem_id"], excerpt(row["incorrect_attempt"]), "-" if location is None else int(location),
                  excerpt(content, 200), outcome]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "# Sample interventions\n\n" + "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
 """Stage `parse`: proposals to interventions.
 
 Reads the last ``<intervention>`` block of each proposal, drops those that do not parse (counted
-by reason, never fatal) and those that leak the final answer, then keeps
+by reason, never fatal), those whose content is text of the proposer's prompt template (small
+models echo its format example) and those that leak the final answer, then keeps
 ``intervention.per_attempt`` per (problem, incorrect attempt). Output: the failure columns plus
 ``intervention`` {content, location}, ``intervention_guided_attempt``, ``proposer_prompt``,
 ``proposer_output``; a ``rejected`` table keeps every dropped proposal with its reason.
@@ -19,6 +20,7 @@ from int_exp.steps import split_steps
 
 def run(ctx: StageContext) -> StageOutput:
     from int_exp.interventions import (
+        copies_prompt,
         dedupe_interventions,
         guided_attempt,
         leaks_answer,
@@ -26,6 +28,7 @@ def run(ctx: StageContext) -> StageOutput:
     )
 
     table = ctx.inputs["proposals"].table()
+    templates = "\n".join(str(text) for text in ctx.cfg.intervention.prompt.values() if text)
     proposals = table.to_dict("records")
     parsed, rejected, reasons = [], [], Counter()
     for row in proposals:
@@ -33,6 +36,9 @@ def run(ctx: StageContext) -> StageOutput:
         if intervention is None:
             reasons[reason] += 1
             rejected.append({**row, "reason": reason})
+        elif copies_prompt(intervention["content"], templates):
+            reasons["copied_prompt"] += 1
+            rejected.append({**row, "reason": "copied_prompt", "intervention": intervention})
         elif leaks_answer(intervention["content"], str(row["answer"])):
             reasons["leaked"] += 1
             rejected.append({**row, "reason": "leaked", "intervention": intervention})
@@ -45,10 +51,11 @@ def run(ctx: StageContext) -> StageOutput:
                  if (row["attempt_id"], row["proposal_index"]) not in kept_keys]
 
     metrics = {
-        "funnel/parsed": len(parsed) + reasons["leaked"],
+        "funnel/parsed": len(parsed) + reasons["leaked"] + reasons["copied_prompt"],
+        "funnel/copied_prompt": reasons["copied_prompt"],
         "funnel/leaked": reasons["leaked"],
         "funnel/deduplicated": len(kept),
-        **{f"funnel/unparseable_{kind}": n for kind, n in reasons.items() if kind != "leaked"},
+        **{f"funnel/unparseable_{kind}": n for kind, n in reasons.items() if kind not in ("leaked", "copied_prompt")},
     }
     if proposals and not kept:
         ctx.log.warning("no intervention survived parsing: reasons %s", dict(reasons))
@@ -62,8 +69,8 @@ def run(ctx: StageContext) -> StageOutput:
 
 STAGE = Stage(
     name="parse",
-    version="1",
-    reads=["intervention.per_attempt"],
+    version="2",
+    reads=["intervention.per_attempt", "intervention.prompt"],
     inputs={"proposals": "propose"},
     run=run,
     description=__doc__,
