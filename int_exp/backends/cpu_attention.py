@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 NAME = "int_exp_cpu_gqa"
-_registered = False
 
 
 def grouped_decode_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any):
@@ -34,17 +33,14 @@ def grouped_decode_sdpa(module: Any, query: Any, key: Any, value: Any, attention
 def use_grouped_decoding(model: Any) -> bool:
     """Switch ``model`` (on a CPU, using ``sdpa``, with grouped KV heads) to
     :func:`grouped_decode_sdpa`; returns whether it did."""
-    global _registered
     config = model.config
     grouped = getattr(config, "num_key_value_heads", None) not in (None, config.num_attention_heads)
     if not grouped or model.device.type != "cpu" or getattr(config, "_attn_implementation", None) != "sdpa":
         return False
-    if not _registered:
-        from transformers import AttentionInterface, AttentionMaskInterface
-        from transformers.masking_utils import sdpa_mask
+    from transformers import AttentionInterface, AttentionMaskInterface
+    from transformers.masking_utils import sdpa_mask
 
-        AttentionInterface.register(NAME, grouped_decode_sdpa)
-        AttentionMaskInterface.register(NAME, sdpa_mask)
-        _registered = True
+    AttentionInterface.register(NAME, grouped_decode_sdpa)  # a dict entry: registering again is harmless
+    AttentionMaskInterface.register(NAME, sdpa_mask)
     model.set_attn_implementation(NAME)
     return True

@@ -207,7 +207,7 @@ class HFBackend:
         return results
 
     def _generate_batch(
-        self, prompts: list[list[int]], max_new_tokens: int, params: SamplingParams, seed: int, bar: Any = None
+        self, prompts: list[list[int]], max_new_tokens: int, params: SamplingParams, seed: int, bar: Any
     ) -> list[list[str]]:
         torch = self._torch
         width = max(len(p) for p in prompts)
@@ -224,8 +224,7 @@ class HFBackend:
             "num_beams": 1,
         }
         steps = StepCounter(bar)
-        if bar is not None:
-            kwargs["streamer"] = steps
+        kwargs["streamer"] = steps
         if sample:
             kwargs.update(
                 do_sample=True,

@@ -18,30 +18,33 @@ from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 from int_exp.steps import split_steps
 
 
+def why_unusable(content: str, answer: str, templates: str) -> str | None:
+    """Why a parsed intervention cannot be used (``copied_prompt``, ``leaked``), or None."""
+    from int_exp.interventions import copies_prompt, leaks_answer
+
+    if copies_prompt(content, templates):
+        return "copied_prompt"
+    if leaks_answer(content, answer):
+        return "leaked"
+    return None
+
+
 def run(ctx: StageContext) -> StageOutput:
-    from int_exp.interventions import (
-        copies_prompt,
-        dedupe_interventions,
-        guided_attempt,
-        leaks_answer,
-        parse_intervention_reason,
-    )
+    from int_exp.interventions import dedupe_interventions, guided_attempt, parse_intervention_reason
 
     table = ctx.inputs["proposals"].table()
     templates = "\n".join(str(text) for text in ctx.cfg.intervention.prompt.values() if text)
     proposals = table.to_dict("records")
-    parsed, rejected, reasons = [], [], Counter()
+    # unparseable: no intervention could be read; dropped: read, but not usable.
+    parsed, rejected, unparseable, dropped = [], [], Counter(), Counter({"copied_prompt": 0, "leaked": 0})
     for row in proposals:
         intervention, reason = parse_intervention_reason(row["proposer_output"], len(split_steps(row["incorrect_attempt"])))
         if intervention is None:
-            reasons[reason] += 1
+            unparseable[reason] += 1
             rejected.append({**row, "reason": reason})
-        elif copies_prompt(intervention["content"], templates):
-            reasons["copied_prompt"] += 1
-            rejected.append({**row, "reason": "copied_prompt", "intervention": intervention})
-        elif leaks_answer(intervention["content"], str(row["answer"])):
-            reasons["leaked"] += 1
-            rejected.append({**row, "reason": "leaked", "intervention": intervention})
+        elif drop := why_unusable(intervention["content"], str(row["answer"]), templates):
+            dropped[drop] += 1
+            rejected.append({**row, "reason": drop, "intervention": intervention})
         else:
             guided = guided_attempt(row["incorrect_attempt"], intervention["location"], intervention["content"])
             parsed.append({**row, "intervention": intervention, "intervention_guided_attempt": guided})
@@ -51,14 +54,13 @@ def run(ctx: StageContext) -> StageOutput:
                  if (row["attempt_id"], row["proposal_index"]) not in kept_keys]
 
     metrics = {
-        "funnel/parsed": len(parsed) + reasons["leaked"] + reasons["copied_prompt"],
-        "funnel/copied_prompt": reasons["copied_prompt"],
-        "funnel/leaked": reasons["leaked"],
+        "funnel/parsed": len(parsed) + dropped.total(),
+        **{f"funnel/{kind}": n for kind, n in dropped.items()},
         "funnel/deduplicated": len(kept),
-        **{f"funnel/unparseable_{kind}": n for kind, n in reasons.items() if kind not in ("leaked", "copied_prompt")},
+        **{f"funnel/unparseable_{kind}": n for kind, n in unparseable.items()},
     }
     if proposals and not kept:
-        ctx.log.warning("no intervention survived parsing: reasons %s", dict(reasons))
+        ctx.log.warning("no intervention survived parsing: unparseable %s, dropped %s", dict(unparseable), dict(dropped))
     rejected_table = pd.DataFrame(rejected)
     if "intervention" in rejected_table:  # parquet needs one type per column
         rejected_table["intervention"] = rejected_table["intervention"].map(lambda v: v if isinstance(v, dict) else None)
