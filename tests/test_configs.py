@@ -66,28 +66,64 @@ def test_unknown_group_option_fails():
         compose_cfg(["variant=int_typo"])
 
 
-@pytest.mark.parametrize(
-    "variant,flags",
-    [
-        ("base", {"sft.enabled": False, "rl.enabled": False}),
-        ("rl_only", {"sft.enabled": False, "rl.enabled": True, "rl.hints": False}),
-        ("int", {"sft.data": "interventions", "sft.clone_prefix": True, "sft.clone_suffix": False,
-                 "intervention.correctness_filter": True, "rl.enabled": True}),
-        ("int_no_prefix", {"sft.clone_prefix": False, "sft.clone_suffix": False}),
-        ("int_with_suffix", {"sft.clone_prefix": True, "sft.clone_suffix": True}),
-        ("int_no_filter", {"intervention.correctness_filter": False, "sft.data": "interventions"}),
-        ("sft_ref", {"sft.data": "reference", "sft.enabled": True}),
-        ("sft_reflect", {"sft.data": "reflection", "sft.enabled": True}),
-        ("hint_rl", {"sft.enabled": False, "rl.hints": True}),
-    ],
-)
-def test_variants_set_their_flags_and_flags_stay_overridable(variant, flags):
-    cfg = compose_cfg([f"variant={variant}", "experiment=smoke"])
+VARIANT_KEYS = ("sft.enabled", "sft.data", "sft.clone_prefix", "sft.clone_suffix", "rl.enabled", "rl.hints",
+                "intervention.correctness_filter")
+EXPERIMENTS = sorted(path.stem for path in (CONF / "experiment").glob("*.yaml"))
+VARIANTS = sorted(path.stem for path in (CONF / "variant").glob("*.yaml"))
+
+
+def variant_file_flags(variant: str) -> dict:
+    """The variant file's own values for the variant-owned keys (read from the YAML itself)."""
+    raw = OmegaConf.load(CONF / "variant" / f"{variant}.yaml")
+    return {key: OmegaConf.select(raw, key) for key in VARIANT_KEYS}
+
+
+def test_every_variant_file_sets_every_variant_owned_key():
+    for variant in VARIANTS:
+        flags = variant_file_flags(variant)
+        assert None not in flags.values(), (variant, flags)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_flags_win_under_every_experiment(variant, experiment):
+    cfg = compose_cfg([f"variant={variant}", f"experiment={experiment}"])
     assert cfg.variant.name == variant
-    for key, value in flags.items():
-        assert OmegaConf.select(cfg, key) == value, key
-    overridden = compose_cfg([f"variant={variant}", "sft.clone_suffix=true"])
-    assert overridden.sft.clone_suffix is True
+    for key, value in variant_file_flags(variant).items():
+        assert OmegaConf.select(cfg, key) == value, f"{variant} under experiment={experiment}: {key}"
+    overridden = compose_cfg([f"variant={variant}", f"experiment={experiment}", "sft.clone_suffix=true",
+                              "intervention.correctness_filter=false"])
+    assert overridden.sft.clone_suffix is True and overridden.intervention.correctness_filter is False
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_files_leave_variant_keys_to_the_variant(experiment):
+    raw = OmegaConf.load(CONF / "experiment" / f"{experiment}.yaml")
+    set_there = [key for key in VARIANT_KEYS if OmegaConf.select(raw, key) is not None]
+    assert not set_there, f"conf/experiment/{experiment}.yaml sets variant-owned keys {set_there}"
+
+
+@pytest.mark.parametrize("variant,flags", [
+    ("int_no_filter", {"intervention.correctness_filter": False, "sft.clone_prefix": True}),
+    ("int_no_prefix", {"sft.clone_prefix": False, "intervention.correctness_filter": True}),
+    ("int_with_suffix", {"sft.clone_suffix": True}),
+    ("sft_ref", {"sft.data": "reference"}),
+    ("hint_rl", {"sft.enabled": False, "rl.hints": True}),
+])
+def test_named_ablations_mean_what_they_say(variant, flags):
+    for experiment in EXPERIMENTS:
+        cfg = compose_cfg([f"variant={variant}", f"experiment={experiment}"])
+        for key, value in flags.items():
+            assert OmegaConf.select(cfg, key) == value, (variant, experiment, key)
+
+
+def test_cli_cfg_job_shows_the_no_filter_ablation_under_every_experiment():
+    for experiment in EXPERIMENTS:
+        out = subprocess.run([sys.executable, "run.py", "variant=int_no_filter", f"experiment={experiment}",
+                              "--cfg", "job"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        job = OmegaConf.create(out.stdout)
+        assert job.intervention.correctness_filter is False, experiment
 
 
 def test_experiment_smoke_is_small():
