@@ -240,6 +240,9 @@ class RLConfig:
     learning_rate: float = 1e-6
     max_steps: int = 400
     beta: float = 0.0  # KL coefficient
+    # TRL's GRPOConfig.loss_type. grpo: the paper's standard GRPO (token losses averaged per
+    # sequence, then over the group); TRL's own default is dapo. Also dr_grpo, bnpo, cispo, ...
+    loss_type: str = "grpo"
     temperature: float = 0.8
     max_completion_length: int = 16384
     per_device_batch_size: int = 8  # counted in completions

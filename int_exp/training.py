@@ -362,7 +362,7 @@ def run_grpo(
             completions/mean_length, loss, ...
 
     Returns:
-        ``train_loss``, ``steps``, ``runtime``, ``num_prompts`` and ``log_history``.
+        ``train_loss``, ``steps``, ``runtime``, ``num_prompts``, ``loss_type`` and ``log_history``.
     """
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
@@ -386,6 +386,7 @@ def run_grpo(
     grpo_args: dict[str, Any] = {
         "max_steps": int(cfg.max_steps),
         "beta": float(cfg.beta),
+        "loss_type": str(cfg.loss_type),
         "temperature": float(cfg.temperature),
         "max_completion_length": int(cfg.max_completion_length),
         "num_generations": int(cfg.num_generations),
@@ -410,5 +411,6 @@ def run_grpo(
     return {
         **_final(output),
         "num_prompts": len(prompts),
+        "loss_type": args.loss_type,  # what TRL ran (trainer_kwargs may override rl.loss_type)
         "log_history": list(trainer.state.log_history),
     }

@@ -126,6 +126,12 @@ def test_cli_cfg_job_shows_the_no_filter_ablation_under_every_experiment():
         assert job.intervention.correctness_filter is False, experiment
 
 
+def test_rl_loss_type_is_the_papers_grpo_unless_set():
+    for experiment in EXPERIMENTS:
+        assert compose_cfg([f"experiment={experiment}"]).rl.loss_type == "grpo"
+    assert compose_cfg(["rl.loss_type=dr_grpo"]).rl.loss_type == "dr_grpo"
+
+
 def test_experiment_smoke_is_small():
     cfg = compose_cfg(["experiment=smoke"])
     assert cfg.model.name_or_path == "builtin:tiny" and cfg.intervention.proposer == "oracle"

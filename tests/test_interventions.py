@@ -112,6 +112,22 @@ PARSER_CASES = [
      'First draft: <intervention>{"content": "Use modulo 3.", "location": 2}</intervention>\nActually the error is '
      'earlier.\n<intervention>{"content": "Work modulo 9, not 3.", "location": 1}</intervention>',
      {"content": "Work modulo 9, not 3.", "location": 1}, "ok"),
+    case("final_none_after_draft", 'Draft: <intervention>{"content": "Use modulo 3.", "location": 2}</intervention>\n'
+     "Self-check: the draft gives the answer away, and on reflection substep 2 is fine.\n"
+     "<intervention>None</intervention>", None, "empty_content"),
+    case("final_markdown_after_draft", '<intervention>{"content": "Use modulo 3.", "location": 2}</intervention>\n'
+     "<intervention>\n**Content:** Work modulo 9.\n**Location:** 1\n</intervention>", None, "no_object"),
+    case("draft_then_final_object_in_one_block", '<intervention>{"content": "Use modulo 3.", "location": 2}\n'
+     'Revised: {"content": "Work modulo 9, not 3.", "location": 1}</intervention>',
+     {"content": "Work modulo 9, not 3.", "location": 1}, "ok"),
+    case("broken_final_object_after_draft", '<intervention>{"content": "Use modulo 3.", "location": 2}\n'
+     'Revised: {"content": "Work modulo 9, not 3., "location": 1</intervention>', None, "unparseable"),
+    case("repeated_key_last_wins", '<intervention>{"content": "draft step", "location": 2, "content": "final step"}'
+     "</intervention>", {"content": "final step", "location": 2}, "ok"),
+    case("newline_escape_before_abbreviations", r'<intervention>{"content": "Try a substitution,\ne.g. t = x^2.\ni.e. '
+     r'quadratic.\nu-substitution works; $\nu-1 \ne 0$ and \sum\nolimits_k", "location": 2}</intervention>',
+     {"content": "Try a substitution,\ne.g. t = x^2.\ni.e. quadratic.\nu-substitution works; $\\nu-1 \\ne 0$ "
+      "and \\sum\\nolimits_k", "location": 2}, "ok"),
     case("prose_mention_after_block", '<intervention>{"content": "Use modulo 9.", "location": 1}</intervention>\n'
      "That is my <intervention> for this attempt.",
      {"content": "Use modulo 9.", "location": 1}, "ok"),
@@ -132,10 +148,17 @@ PARSER_CASES = [
      "bad_location"),
     case("location_fractional", '<intervention>{"content": "Fix the sign.", "location": 2.5}</intervention>', None,
      "bad_location"),
-    case("location_range", '<intervention>{"content": "Fix the sign.", "location": "3-4"}</intervention>', None,
-     "bad_location"),
-    case("location_two_numbers", '<intervention>{"content": "Fix the sign.", "location": "Substep 3 of 6"}'
-         "</intervention>", None, "bad_location"),
+    case("location_range_first_step", '<intervention>{"content": "Fix the sign.", "location": "3-4"}</intervention>',
+     {"content": "Fix the sign.", "location": 3}, "ok"),
+    case("location_of_count", '<intervention>{"content": "Fix the sign.", "location": "Substep 3 of 6"}'
+         "</intervention>", {"content": "Fix the sign.", "location": 3}, "ok"),
+    case("location_before", '<intervention>{"content": "Fix the sign.", "location": "Before Substep 4"}</intervention>',
+     {"content": "Fix the sign.", "location": 4}, "ok"),
+    case("location_short_and_bracketed", '<intervention>{"content": "Fix.", "location": "S4"}</intervention> and '
+     'then <intervention>{"content": "Fix the sign.", "location": "[5]"}</intervention>',
+     {"content": "Fix the sign.", "location": 5}, "ok"),
+    case("location_after_is_ambiguous", '<intervention>{"content": "Fix the sign.", "location": "after substep 3"}'
+     "</intervention>", None, "bad_location"),
     case("location_placeholder", '<intervention>{"content": "Fix the sign.", "location": N}</intervention>', None,
      "bad_location"),
     case("location_missing", '<intervention>{"content": "Fix the sign."}</intervention>', None, "bad_location"),
@@ -143,7 +166,7 @@ PARSER_CASES = [
      "bad_location"),
     # -- None: no block / unparseable ---------------------------------------------------------------
     case("no_block", VERIFY + "The first error is in substep 3: the student should check x = 1.", None, "no_block"),
-    case("garbage_inside", "<intervention>The student should check x = 1 first.</intervention>", None, "unparseable"),
+    case("garbage_inside", "<intervention>The student should check x = 1 first.</intervention>", None, "no_object"),
     case("unterminated_string", '<intervention>{"content": "The student should check', None, "unparseable"),
     case("wrong_key", '<intervention>{"step": "Check x = 1.", "location": 3}</intervention>', None, "unparseable"),
     case("content_is_list", '<intervention>{"content": ["a", "b"], "location": 3}</intervention>', None, "unparseable"),
@@ -196,10 +219,14 @@ def test_guided_attempt_middle_and_last_step():
     assert split_steps(last) == split_steps(ATTEMPT)[:3] + ["Check: $5 \\cdot 8 = 40$."]
 
 
-def test_guided_attempt_keeps_newlines_in_content():
+def test_guided_attempt_makes_every_line_of_the_intervention_a_step_like_the_paper():
     guided = guided_attempt(ATTEMPT, 2, "Wait.\nThe area is $x(x-3)$.\n\nSo I redo it.")
-    assert guided.endswith("Let $x$ be the width.\n\nWait.\nThe area is $x(x-3)$.\n\nSo I redo it.")
-    assert split_steps(guided) == ["Let $x$ be the width.", "Wait.\nThe area is $x(x-3)$.", "So I redo it."]
+    assert guided.endswith("Let $x$ be the width.\n\nWait.\n\nThe area is $x(x-3)$.\n\nSo I redo it.")
+    assert split_steps(guided) == ["Let $x$ be the width.", "Wait.", "The area is $x(x-3)$.", "So I redo it."]
+    one_line = guided_attempt(ATTEMPT, 2, "  Wait, the width is x.  ")
+    assert split_steps(one_line)[-1] == "Wait, the width is x."
+    display = guided_attempt(ATTEMPT, 1, "So\n$$x = 3$$\n\n\n\nand done")
+    assert display == "So\n\n$$x = 3$$\n\nand done"
 
 
 def test_guided_attempt_normalises_extra_blank_lines():
@@ -238,6 +265,13 @@ LEAKS = [
     ("we get $\\pi$", "\\pi"),
     ("yes, it is", "yes"),
     ("the answer is \\boxed{8}", "\\boxed{8}"),  # a boxed gold answer is unwrapped
+    ("-3 is the root", "-3"),  # a unary minus at the very start
+    ("Wait: 14 + 3 = 17, not 16.", "17"),  # the sandbox oracle's shape
+    ("Now 14 + 3 is the running total.", "17"),  # an expression equal to the answer
+    ("so $\\frac{3}{6}$ of them", "0.5"),
+    ("a total of 12{,}000 and", "12 000"),
+    ("the speed is 60mph", "60"),
+    ("$x \\in (1, 2)$", "(1,2)"),
 ]
 
 NOT_LEAKS = [
@@ -260,6 +294,13 @@ NOT_LEAKS = [
     ("anything", ""),
     ("anything", "   "),
     ("anything", "$ $"),
+    ("Check Substep 2 again: the sign flips.", "2"),
+    ("In step #4 the student forgot the carry.", "4"),
+    ("so $\\sqrt{3+2}$ stays", "2"),  # inside a root, at any depth
+    ("x - 2 = 0 means", "-2"),  # binary minus
+    ("the 2nd term", "2"),
+    ("$3^{2}$ is odd", "2"),
+    ("$(3\\sqrt{2})^2 = 18$", "3\\sqrt{2}"),
 ]
 
 

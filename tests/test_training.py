@@ -153,6 +153,7 @@ def test_grpo_logs_rewards_and_updates_the_policy(tiny_model_dir, tmp_path):
     )
 
     assert result["steps"] == 2
+    assert result["loss_type"] == "grpo"  # the paper's standard GRPO, not TRL's default (dapo)
     step_logs = [m for _, m in logged if "reward" in m]
     assert len(step_logs) == 2
     for m in step_logs:

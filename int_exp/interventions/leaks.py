@@ -1,180 +1,351 @@
-"""Whether an intervention gives the final answer away (:func:`leaks_answer`).
+r"""Whether an intervention gives the final answer away (:func:`leaks_answer`): judged by value.
 
-An intervention leaks when the final answer appears in it as a whole token, or when a
-``\\boxed{}`` in it is equivalent to the answer under the grader. "Whole token": after removing
-``$`` and ``\\( \\) \\[ \\]``, ``\\left``/``\\right``, thin spaces, and mapping ``\\dfrac``/``\\tfrac``
-to ``\\frac`` (whitespace is free around symbols, needed between two letters or digits), the
-answer occurs with no letter or digit glued to either side, and, for numbers, not as part of a
-longer number or a different one: not inside ``12``, ``2.5``, ``0.2``, ``2,000``, ``2/3``, ``3/2``;
-not as an exponent or index (``x^2``, ``x^{2}``, ``a_2``); not negated (``-2`` does not leak
-``2``, but ``5-2`` contains ``2``). ``=2.`` at the end of a sentence, ``(2)``, ``2,`` do leak.
-For a numeric answer, a number with the same value in another spelling (``2.0``, ``2,000`` for
-``2000``) also leaks. Matching is case-sensitive. An empty answer never leaks.
+An intervention leaks when it states an expression equal to the final answer. The answer is read
+once (``\boxed{}``, ``$``, ``\text{}``, units, ``^\circ``, ``\%``, ``\$`` and thousands separators
+``,`` ``\,`` ``{,}`` stripped) as one of three kinds:
+
+* **a number** (``12000``, ``-3``, ``0.5``, ``\frac{1}{2}``, ``75\%``, ``5\text{ cm}``): every
+  number the content states (``1/2``, ``0.5``, ``\tfrac12``, ``12\,000``, ``75%``, ``5cm``) is
+  compared exactly (rationals), and every compound expression (a side of ``=``, ``<``,
+  ``\approx``...: ``2+3``, ``\sqrt{4}``) by value (a small exact evaluator, else the grader);
+* **words** (``\text{Monday}``, ``yes``): a whole-word, case-insensitive match;
+* **an expression** (``3\sqrt{2}``, ``(1,2)``, ``x+1``, ``\pi``): a whole-token match of the
+  written answer, and every side of a relation compared by the grader's equivalence.
+
+A number only part of a larger expression does not count: under a root, a numerator or
+denominator, an exponent or index, negated (``-2`` is not ``2``; ``5-2`` still states ``2``), a
+coefficient glued to a variable or a constant (``2x``, ``4\pi``), a function's argument
+(``\sin 30^\circ``), a digit of a longer number (``12``, ``2.5``, ``2,000``), or a step reference
+("Substep 2", "steps 2 and 3"). Grader verdicts are cached; interventions are short, so a check
+costs microseconds for numbers and a few grader calls for expressions. An empty answer never
+leaks.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import operator
 import re
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from fractions import Fraction
 
-_MATH_DELIMS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\[,;:! ]")
+# ------------------------------------------------------------------------------------------------
+# Normalisation shared by answers and contents
+# ------------------------------------------------------------------------------------------------
+
+_THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |\\;|\\!|~)(?=\d{3}(?!\d))")
+_DELIMS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\[,;:! ]")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
 
 
-def _normalise_math(text: str) -> str:
-    text = _MATH_DELIMS.sub(" ", text)
+def _normalise(text: str) -> str:
+    text = text.replace("\u2212", "-").replace("\u00b0", "^\\circ").replace("\\$", " ")
+    text = _THOUSANDS.sub("", text)
+    text = _TEXT_CMD.sub(r" \1 ", text)
     text = re.sub(r"\\[dt]frac(?![a-zA-Z])", r"\\frac", text)
-    text = text.replace("\u2212", "-")  # unicode minus
+    text = _DELIMS.sub(" ", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
 def _unwrap_boxed(answer: str) -> str:
-    m = re.fullmatch(r"\\boxed\s*\{(.*)\}", answer.strip(), re.DOTALL)
+    m = re.fullmatch(r"\s*\\boxed\s*\{(.*)\}\s*", answer, re.DOTALL)
     return m.group(1).strip() if m else answer
 
 
-def _answer_pattern(answer: str) -> re.Pattern:
-    """Regex for ``answer``: free whitespace around symbols, required between two word chars."""
-    chars = [c for c in answer if not c.isspace()]
-    parts = []
-    for i, c in enumerate(chars):
-        parts.append(re.escape(c))
-        if i + 1 < len(chars):
-            nxt = chars[i + 1]
-            # a space between two word chars in the answer ("2 x") stays required: \s+; a
-            # command followed by a letter ("\pi r") too. Elsewhere whitespace is optional.
-            if (c.isalnum() and nxt.isalnum()) and _had_space(answer, i):
-                parts.append(r"\s+")
-            elif not (c.isalnum() and nxt.isalnum()):
-                parts.append(r"\s*")
-    return re.compile("".join(parts))
+# ------------------------------------------------------------------------------------------------
+# Numbers
+# ------------------------------------------------------------------------------------------------
+
+_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_FRAC_ARG = r"(?:\{\s*(\d+)\s*\}|(\d))"
+_ATOM = re.compile(rf"\\frac\s*{_FRAC_ARG}\s*{_FRAC_ARG}|({_NUMBER})\s*/\s*({_NUMBER})(?![\d.])|({_NUMBER})")
+_UNITS = frozenset(
+    "cm mm km m kg g mg lb lbs oz ft in inch inches yd mi mph kph km/h s sec secs min mins h hr hrs ml l "
+    "cents cent dollars dollar percent degrees degree units unit feet foot meters metres miles hours "
+    "minutes seconds days weeks years pounds grams liters litres gallons cups".split()
+)
+# Commands a number glued in front of is a coefficient of (2\pi, 3\sqrt{2}) or an argument of.
+_SYMBOL_CMDS = frozenset(
+    "pi sqrt theta alpha beta gamma delta phi varphi omega mu lambda sigma tau rho epsilon eta zeta xi psi "
+    "chi kappa nu infty frac binom".split()
+)
+_FUNCTION_BEFORE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc|log|ln|exp|lg|arcsin|arccos|arctan|sqrt)\s*$")
+_GROUP_OWNER = re.compile(r"(?:\\(?:frac|sqrt|binom|overline|underline|hat|bar|vec)|[\^_}\]])\s*$")
+_STEP_REFERENCE = re.compile(
+    r"(?:sub-?\s*steps?|steps?|lines?|equations?|eqs?\.|cases?|parts?|#)\s*"
+    r"(?:\d+\s*(?:,|and|&|-|\u2013|to|or)\s*)*#?$",
+    re.IGNORECASE,
+)
 
 
-def _had_space(answer: str, index: int) -> bool:
-    """Whether the answer had whitespace after its ``index``-th non-space character."""
-    seen = -1
-    for pos, c in enumerate(answer):
-        if not c.isspace():
-            seen += 1
-            if seen == index:
-                return pos + 1 < len(answer) and answer[pos + 1].isspace()
-    return False
+def _to_fraction(text: str) -> Fraction | None:
+    try:
+        return Fraction(text.replace(",", ""))
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
-def _prev_nonspace(text: str, i: int) -> str:
-    i -= 1
-    while i >= 0 and text[i] == " ":
-        i -= 1
-    return text[i] if i >= 0 else ""
+def _atom_value(m: re.Match) -> Fraction | None:
+    """The value of an :data:`_ATOM` match (``\\frac{a}{b}``, ``a/b`` or a number)."""
+    if m.group(7) is not None:
+        return _to_fraction(m.group(7))
+    top, bottom = (m.group(1) or m.group(2), m.group(3) or m.group(4)) if m.group(1) or m.group(2) else m.group(5, 6)
+    top_value, bottom_value = _to_fraction(top), _to_fraction(bottom)
+    if top_value is None or not bottom_value:
+        return None
+    return top_value / bottom_value
 
 
-def _among(char: str, chars: str) -> bool:
-    return bool(char) and char in chars
-
-
-def _standalone(text: str, start: int, end: int) -> bool:
-    """Whether ``text[start:end]`` is a whole token (the module doc's rule)."""
-    token = text[start:end]
-    before = text[start - 1] if start > 0 else ""
-    before2 = text[start - 2] if start > 1 else ""
-    after = text[end] if end < len(text) else ""
-    first, last = token[0], token[-1]
-    if first.isalnum() or first == "\\":
-        if before.isalnum() or _among(before, "\\_^"):
-            return False  # inside a word or a number, a command's name, x^2, a_2
-        if before == "{" and before2 in ("_", "^"):
-            return False  # x^{2}, a_{2}
-    if first.isdigit():
-        if before == "." or (before == "/" and before2.isdigit()):
-            return False  # 0.2, .2, 3/2
-        if before == "," and before2.isdigit() and re.match(r"\d{3}(?!\d)", text[start:]):
-            return False  # the 000 of 2,000
-        if before == "-":
-            left = _prev_nonspace(text, start - 1)
-            if not (left.isalnum() or _among(left, ")}]")):
-                return False  # -2 is another number (unary minus); 5-2 still contains 2
-    if first == "-" and (before.isalnum() or _among(before, ")}]")):
-        return False  # x-2 does not contain the number -2
-    if last.isalnum() and after.isalnum():
+def _negated(text: str, start: int) -> bool:
+    """Whether the atom at ``start`` carries a unary minus (``-2``, ``x = -2``, "is -2"; not ``5-2``,
+    ``x-2``): a binary minus has a number, a variable or a closing bracket on its left, not a word."""
+    before = text[:start].rstrip()
+    if not before.endswith("-"):
         return False
-    if last.isdigit():
-        if _among(after, "./") and text[end + 1 : end + 2].isdigit():
-            return False  # 2.5, 2/3
-        if after == "," and re.match(r"\d{3}(?!\d)", text[end + 1 :]):
-            return False  # 2,000
-    return True
+    left = before[:-1].rstrip()
+    word = re.search(r"(\\?)([A-Za-z]+)$", left)
+    if word:
+        return not word.group(1) and len(word.group(2)) > 1  # "is -2": unary; "x - 2", "\\pi - 2": binary
+    return not (left[-1:] and (left[-1].isalnum() or left[-1] in ")}]!"))
 
 
-_NUMBER_TOKEN = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+def _bound(text: str) -> list[bool]:
+    """For each character, whether it sits inside a group that binds it into a larger expression:
+    the arguments of ``\\frac``, ``\\sqrt`` (and its ``[index]``), ``\\binom``, exponents and
+    indices (``x^{..}``, ``a_{..}``), at any depth."""
+    inside, stack = [], []
+    for i, ch in enumerate(text):
+        if ch == "{" or (ch == "[" and text[:i].rstrip().endswith("\\sqrt")):
+            stack.append(bool(stack and stack[-1]) or ch == "[" or bool(_GROUP_OWNER.search(text[:i])))
+        elif ch in "}]" and stack:
+            stack.pop()
+        inside.append(bool(stack and stack[-1]))
+    return inside
 
 
-def _as_number(text: str) -> Decimal | None:
-    text = text.strip()
-    if not re.fullmatch(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+", text):
+def _stands_alone(text: str, start: int, end: int, is_frac: bool, bound: list[bool]) -> bool:
+    """Whether the number at ``text[start:end]`` is stated, not a part of a larger expression."""
+    before, head = text[start - 1 : start], text[:start]
+    if before.isalnum() or before in ("^", "_", ".", "/") or _FUNCTION_BEFORE.search(head) or bound[start]:
+        return False  # x2, x^2, a_2, 0.2 (.2), x/2, \sqrt 2, \sin 30, \frac{1}{..}, \sqrt{3+2}, x^{2}
+    if _STEP_REFERENCE.search(head.rstrip()[-30:]) and not head.rstrip().endswith(("=", ":")):
+        return False
+    return _followed_by_nothing_binding(text, end, is_frac)
+
+
+def _followed_by_nothing_binding(text: str, end: int, is_frac: bool) -> bool:
+    after, tail = text[end : end + 1], text[end:]
+    if after == "^":
+        return bool(re.match(r"\^\s*\{?\s*\\circ", tail))  # 30^\circ is degrees; 2^3 is not 2
+    if after in ("/", "!", "(", "_"):
+        return False
+    if after.isalpha():
+        word = re.match(r"[A-Za-z]+", tail).group(0)
+        return not is_frac and word.lower() in _UNITS  # 5cm is stated; 2x, 2nd, 1/2bh are not
+    command = re.match(r"\\([A-Za-z]+)", tail)
+    return not (command and command.group(1) in _SYMBOL_CMDS)
+
+
+def _stated_numbers(text: str):
+    """The values of the numbers ``text`` states (signed), skipping parts of larger expressions."""
+    bound = _bound(text)
+    for m in _ATOM.finditer(text):
+        if not _stands_alone(text, m.start(), m.end(), m.group(7) is None, bound):
+            continue
+        value = _atom_value(m)
+        if value is not None:
+            yield -value if _negated(text, m.start()) else value
+
+
+_UNIT_TEXT = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\?%|\\?\$")
+
+
+def _answer_number(answer: str) -> Fraction | None:
+    """The answer's value when it is a number (units, degrees, percent, dollars stripped)."""
+    text = _UNIT_TEXT.sub(" ", _normalise(answer)).strip()
+    unit = re.search(r"(?<=[\d}])(\s*)([A-Za-z]+)(?:\s+[A-Za-z]+)*$", text)  # 5 cm, 3 dollars; not 2x
+    if unit and (unit.group(2).lower() in _UNITS or (unit.group(1) and len(unit.group(2)) > 1)):
+        text = text[: unit.start()]
+    text = text.replace(" ", "")
+    sign = Fraction(-1) if text.startswith("-") else Fraction(1)
+    m = _ATOM.fullmatch(text.lstrip("-"))
+    value = _atom_value(m) if m else None
+    return sign * value if value is not None else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Expressions: the sides of relations, compared by value
+# ------------------------------------------------------------------------------------------------
+
+_RELATION = re.compile(
+    r"\\(?:leq?|geq?|neq?|approx|equiv|sim|Rightarrow|implies|to|rightarrow|Longrightarrow)(?![A-Za-z])|[=<>\u2264\u2265\u2248]"
+)
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\[{}%]|\d+(?:\.\d+)?|[A-Za-z]+|\s+|.", re.DOTALL)
+
+
+def _runs(text: str) -> list[str]:
+    """Maximal math-looking runs of ``text``: words of two or more letters (prose), sentence
+    ends and commas outside brackets break a run."""
+    runs, current, depth = [], [], 0
+    for tok in _TOKEN.findall(text):
+        prose = (tok.isalpha() and len(tok) > 1) or tok in ("?", ";", ":")
+        sentence_end = tok == "." and depth == 0 and (not current or not current[-1][-1:].isdigit())
+        if prose or sentence_end or (tok == "," and depth == 0):
+            runs.append("".join(current))
+            current, depth = [], 0
+            continue
+        depth += tok in ("(", "[", "{", "\\{") and 1 or 0
+        depth -= tok in (")", "]", "}", "\\}") and 1 or 0
+        current.append(tok)
+    runs.append("".join(current))
+    return [run.strip(" .") for run in runs if run.strip(" .")]
+
+
+def _sides(text: str, split: bool) -> list[str]:
+    sides = []
+    for run in _runs(text):
+        parts = _RELATION.split(run) if split else [run]
+        sides += [part.strip(" .") for part in parts if part.strip(" .")]
+    return sides
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def _exact(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Expression):
+        return _exact(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return Fraction(str(node.value))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _exact(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_exact(node.left), _exact(node.right))
+    raise ValueError("not plain arithmetic")
+
+
+def _arithmetic_value(expr: str) -> Fraction | None:
+    """The exact value of plain arithmetic (``12 \\times 3 - 4``, ``(2+3)/5``), else None."""
+    text = re.sub(r"\\times|\\cdot|\u00d7|\*", "*", expr)
+    text = re.sub(r"\\div|\u00f7", "/", text).replace("{", "(").replace("}", ")")
+    if not re.fullmatch(r"[\d\s.+\-*/()]+", text) or len(text) > 200:
         return None
     try:
-        return Decimal(text.replace(",", ""))
-    except InvalidOperation:  # pragma: no cover - the regex admits only numbers
+        return _exact(ast.parse(text, mode="eval"))
+    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
         return None
 
 
-def _token_leak(content: str, answer: str) -> bool:
-    pattern = _answer_pattern(answer)
-    pos = 0
-    while True:
-        m = pattern.search(content, pos)
-        if not m:
-            break
-        if m.end() > m.start() and _standalone(content, m.start(), m.end()):
-            return True
-        pos = m.start() + 1
-    value = _as_number(answer)
-    if value is not None:
-        for m in _NUMBER_TOKEN.finditer(content):
-            start = m.start()
-            # a leading "-" glued to a word is a binary minus: the number itself starts after it
-            if content[start] == "-" and start > 0 and (content[start - 1].isalnum() or content[start - 1] in ")}]"):
-                start += 1
-            number = _as_number(content[start : m.end()])
-            if number is not None and number == value and _standalone(content, start, m.end()):
-                return True
-    return False
-
-
-def _boxed_contents(text: str) -> list[str]:
-    """The insides of every ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces) in ``text``."""
-    out = []
-    for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append(text[m.end() : i - 1])
-    return out
-
-
+@functools.lru_cache(maxsize=65536)
 def _equivalent(pred: str, gold: str) -> bool:
+    """The grader's verdict (math-verify, gold first), cached: the same sides recur."""
     from int_exp import grading  # lazy: math-verify is only needed here
 
     try:
         return bool(grading.answers_equivalent(pred, gold))
     except Exception:  # noqa: BLE001 - a grader failure is "not shown equivalent"
-        return _normalise_math(pred).replace(" ", "") == _normalise_math(gold).replace(" ", "")
+        return pred.replace(" ", "") == gold.replace(" ", "")
+
+
+def _compound(side: str) -> bool:
+    """A side worth evaluating against a numeric answer: an operation on numbers, no variables."""
+    letters = re.sub(r"\\[A-Za-z]+", "", side)
+    return bool(re.search(r"\d", side)) and not re.search(r"[A-Za-z]", letters) and bool(
+        re.search(r"[-+*/^!]|\\(?:sqrt|frac|times|cdot|div)", side))
+
+
+# ------------------------------------------------------------------------------------------------
+# Words and written tokens
+# ------------------------------------------------------------------------------------------------
+
+
+def _answer_words(answer: str) -> str | None:
+    text = _normalise(answer)
+    return text if re.fullmatch(r"[A-Za-z][A-Za-z' -]*[A-Za-z]", text) else None
+
+
+def _token_pattern(answer: str) -> re.Pattern:
+    """``answer`` with free whitespace around symbols, required between two word characters."""
+    parts = []
+    for i, c in enumerate(answer):
+        if c.isspace():
+            continue
+        if parts:
+            prev = answer[:i].rstrip()[-1]
+            parts.append(r"\s+" if prev.isalnum() and c.isalnum() and answer[i - 1].isspace() else r"\s*")
+        parts.append(re.escape(c))
+    return re.compile("".join(parts))
+
+
+def _written(content: str, answer: str) -> bool:
+    """Whether ``answer`` is written in ``content`` as a whole token, not inside a larger one."""
+    bound = _bound(content)
+    for m in _token_pattern(answer).finditer(content):
+        start, end = m.start(), m.end()
+        before, after = content[start - 1 : start], content[end : end + 1]
+        first, last = answer[0], answer[-1]
+        if (first.isalnum() or first == "\\") and (before.isalnum() or before in ("\\", "_", "^")):
+            continue
+        if bound[start]:
+            continue
+        if _negated(content, start) or (last.isalnum() and after.isalnum()) or after == "^":
+            continue
+        if after == ")" and content[end + 1 : end + 2] == "^":
+            continue  # (x^2+1)^2
+        return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------
+# The check
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Answer:
+    text: str  # normalised, for written matches and the grader
+    number: Fraction | None
+    words: str | None
+
+    @classmethod
+    @functools.lru_cache(maxsize=4096)
+    def of(cls, answer: str) -> _Answer:
+        answer = _unwrap_boxed(answer)
+        text = _normalise(answer).rstrip(".").strip()
+        return cls(text, _answer_number(answer) if text else None, _answer_words(answer) if text else None)
+
+
+def _number_leak(content: str, gold: _Answer) -> bool:
+    if any(value == gold.number for value in _stated_numbers(content)):
+        return True
+    for side in _sides(content, split=True):
+        if _compound(side) and not _ATOM.fullmatch(side.lstrip("- ")):  # lone numbers: done above
+            value = _arithmetic_value(side)
+            if value == gold.number if value is not None else _equivalent(side, gold.text):
+                return True
+    return False
+
+
+def _expression_leak(content: str, gold: _Answer) -> bool:
+    if _written(content, gold.text):
+        return True
+    split = not _RELATION.search(gold.text)  # an answer like "1 < x < 2" is compared whole
+    return any(_equivalent(side, gold.text) for side in _sides(content, split) if side != gold.text)
 
 
 def leaks_answer(content: str, answer: str) -> bool:
-    """Whether an intervention gives away the final answer (the module doc's token rule, or a
-    ``\\boxed{}`` in the content equivalent to the answer under :mod:`int_exp.grading`).
-
-    An empty answer never leaks.
-    """
+    """Whether the intervention ``content`` states an expression equal to the final ``answer``
+    (the module doc's rules). An empty answer never leaks."""
     if content is None or answer is None:
         return False
-    content, answer = str(content), str(answer)
-    norm_answer = _normalise_math(_unwrap_boxed(answer)).rstrip(".").strip()
-    if not norm_answer:
+    gold = _Answer.of(str(answer))
+    if not gold.text:
         return False
-    norm_content = _normalise_math(content)
-    if _token_leak(norm_content, norm_answer):
-        return True
-    return any(inner.strip() and _equivalent(inner, answer) for inner in _boxed_contents(content))
+    text = _normalise(str(content))
+    if gold.number is not None:
+        return _number_leak(text, gold)
+    if gold.words is not None:
+        return bool(re.search(rf"(?<![A-Za-z]){re.escape(gold.words)}(?![A-Za-z])", text, re.IGNORECASE))
+    return _expression_leak(text, gold)

@@ -17,9 +17,14 @@ carriage return, ``\\neq`` a newline + "eq". The rule, applied to every string:
   ``\\right``, ``\\rho``) and keep the backslash; followed by anything else (space, digit,
   punctuation, another backslash, the end) they are a tab / carriage return;
 * ``\\n`` is a newline unless the whole run of letters after the backslash is a known LaTeX
-  command (``\\neq``, ``\\ne``, ``\\nu``, ``\\nabla``, ``\\not``, ``\\notin``, ``\\neg``, ``\\ni``, ...:
-  :data:`LATEX_N_COMMANDS`). So ``x = 2.\\nThen`` and ``\\nnext`` are a newline, ``\\neq 3`` is
-  ``\\neq``. (Newline + "u = x^2" and ``\\nu = x^2`` cannot be told apart; the latter wins.)
+  command (``\\neq``, ``\\ne``, ``\\nu``, ``\\nabla``, ``\\not``, ``\\notin``, ``\\nolimits``, ...:
+  :data:`LATEX_N_COMMANDS`), decided by context: inside math (after an odd number of unescaped
+  ``$``, or inside ``\\(...\\)`` / ``\\[...\\]``) a known command is always TeX; outside math the
+  short ones that also start prose (``ne``, ``ni``, ``nu``) are a newline when "." "-" or "'"
+  follows (``\\ne.g.``, ``\\ni.e.``, ``\\nu-substitution``), and every other known command stays
+  TeX (``x \\neq 3`` written without dollars). So ``x = 2.\\nThen`` and ``\\nnext`` are a newline,
+  ``$\\nu-1$`` is ``\\nu``. (Outside math, newline + "u = x^2" and ``\\nu = x^2`` cannot be told
+  apart; the latter wins.)
 * ``\\u`` + four hex digits is a Unicode escape; any other ``\\u...`` (``\\underline``) is LaTeX;
 * any other backslash (``\\(``, ``\\sqrt``, ``\\cdot``, ``\\{``, ``\\,``) is kept as written.
 
@@ -36,7 +41,8 @@ LATEX_N_COMMANDS = frozenset({
     "ne", "neq", "neg", "nabla", "natural", "nu", "ni", "not", "notin", "nmid", "nleq", "ngeq", "nleqq",
     "ngeqq", "nleqslant", "ngeqslant", "nless", "ngtr", "nsim", "ncong", "nequiv", "nexists", "nsubseteq",
     "nsupseteq", "nsubset", "nsupset", "nsubseteqq", "nsupseteqq", "nrightarrow", "nleftarrow",
-    "nleftrightarrow", "nRightarrow", "nLeftarrow", "nLeftrightarrow", "nparallel", "nprec", "nsucc",
+    "nleftrightarrow", "nRightarrow", "nolimits", "normalfont", "nobreakspace", "notni", "nopagebreak",
+    "newenvironment", "newtheorem", "nonscript", "numberline", "nleftarrow", "nLeftarrow", "nLeftrightarrow", "nparallel", "nprec", "nsucc",
     "npreceq", "nsucceq", "nvdash", "nvDash", "nVdash", "nVDash", "ntriangleleft", "ntriangleright",
     "ntrianglelefteq", "ntrianglerighteq", "nshortmid", "nshortparallel", "nearrow", "nwarrow", "newline",
     "newcommand", "newpage", "noindent", "nonumber", "nobreak", "nolinebreak", "normalsize", "notag",
@@ -114,7 +120,8 @@ class LenientReader:
                 raise ParseError(f"expected ':' at {i}")
             val, i = self.value(i + 1, depth)
             if isinstance(key, str):
-                out.setdefault(key, val)  # a repeated key: the first one counts
+                out.pop(key, None)  # a repeated key keeps its last value (JSON semantics), in its place
+                out[key] = val
             # members may be separated by a comma, or (leniently) by nothing
 
     def array(self, i: int, depth: int) -> tuple[list, int]:
@@ -175,25 +182,53 @@ class LenientReader:
         quote = s[i]
         i += 1
         out: list[str] = []
+        math = _MathState()
         while i < n:
             c = s[i]
             if c == "\\":
-                text, i = _decode_escape(s, i)
+                text, i = _decode_escape(s, i, math.inside)
                 out.append(text)
+                math.feed(text)
                 continue
             if c == quote and self.closes(i + 1):
                 return "".join(out), i + 1
             out.append(c)
+            math.feed(c)
             i += 1
         raise ParseError("unterminated string")
+
+
+class _MathState:
+    """Whether the decoded text so far is inside math: ``$...$`` / ``$$...$$`` (an unescaped ``$``
+    toggles, ``$$`` counts once), ``\\(...\\)`` and ``\\[...\\]``. Fed the decoded text, so it reads
+    single and doubled backslashes alike."""
+
+    def __init__(self) -> None:
+        self.inside = False
+        self.prev = ""
+
+    def feed(self, text: str) -> None:
+        for ch in text:
+            if ch == "$" and self.prev not in ("\\", "$"):
+                self.inside = not self.inside
+            elif self.prev == "\\" and ch in "([":
+                self.inside = True
+            elif self.prev == "\\" and ch in ")]":
+                self.inside = False
+            self.prev = "" if self.prev == "\\" and ch == "\\" else ch  # "\\\\" is a line break, no escape
+
+
+# Short n-commands that also begin prose after a newline escape: "\\ne.g.", "\\ni.e.", "\\nu-substitution".
+_PROSE_AMBIGUOUS = frozenset({"ne", "ni", "nu"})
 
 
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _LETTERS = re.compile(r"[A-Za-z]+")
 
 
-def _decode_escape(s: str, i: int) -> tuple[str, int]:
-    """Decode the backslash at ``s[i]`` per the module's rule; return (text, next index)."""
+def _decode_escape(s: str, i: int, in_math: bool = False) -> tuple[str, int]:
+    """Decode the backslash at ``s[i]`` per the module's rule (``in_math``: the decoded text so far
+    is inside math); return (text, next index)."""
     if i + 1 >= len(s):
         return "\\", i + 1
     c = s[i + 1]
@@ -206,9 +241,12 @@ def _decode_escape(s: str, i: int) -> tuple[str, int]:
         return ("\t" if c == "t" else "\r"), i + 2
     if c == "n":
         word = _LETTERS.match(s, i + 1).group(0)
-        if word in LATEX_N_COMMANDS:
-            return "\\", i + 1
-        return "\n", i + 2
+        if word not in LATEX_N_COMMANDS:
+            return "\n", i + 2
+        after_word = s[i + 1 + len(word) : i + 2 + len(word)]
+        if not in_math and word in _PROSE_AMBIGUOUS and after_word in (".", "-", "'", "\u2019"):
+            return "\n", i + 2  # prose: "e.g.", "i.e.", "u-substitution" after a newline
+        return "\\", i + 1
     if c == "u":
         hex4 = _HEX4.match(s, i + 2)
         if hex4:

@@ -6,14 +6,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from int_exp.steps import STEP_SEPARATOR, join_steps, split_steps
+from int_exp.steps import join_steps, split_steps
+
+
+def intervention_steps(content: str) -> list[str]:
+    """The intervention as steps, as the paper's code splices it: every line break in it is a
+    step break (a lone ``\n`` becomes a blank line; blank lines already there stay one).
+
+    >>> intervention_steps("Wait, 3 + 4 = 7.\nSo x = 7.\n\nThen")
+    ['Wait, 3 + 4 = 7.', 'So x = 7.', 'Then']
+    """
+    return [line.strip() for line in content.splitlines() if line.strip()]
 
 
 def guided_attempt(attempt: str, location: int, content: str) -> str:
-    """Steps ``1..location-1`` of ``attempt``, then the intervention ``content`` (as given).
+    """Steps ``1..location-1`` of ``attempt``, then the intervention ``content``, one step per line
+    of it (:func:`intervention_steps`), so the guided attempt keeps one step per paragraph.
 
-    Location 1 gives the content alone. Newlines inside the content are kept, so blank lines in
-    it become step breaks when the result is split again.
+    Location 1 gives the content alone.
 
     Raises:
         ValueError: ``location`` is not an integer in ``1..len(split_steps(attempt))`` (or 1 for
@@ -22,8 +32,7 @@ def guided_attempt(attempt: str, location: int, content: str) -> str:
     steps = split_steps(attempt)
     if isinstance(location, bool) or not isinstance(location, int) or not 1 <= location <= max(len(steps), 1):
         raise ValueError(f"intervention location {location!r} is outside the attempt's steps 1..{len(steps)}")
-    prefix = join_steps(steps[: location - 1])
-    return prefix + STEP_SEPARATOR + content if prefix else content
+    return join_steps([*steps[: location - 1], *intervention_steps(content)])
 
 
 def _intervention_of(row: Mapping) -> tuple[Any, Any]:

@@ -20,7 +20,7 @@ from int_exp.stages.common import train, user_prompt
 from int_exp.steps import join_steps, split_steps
 
 READS = [
-    "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta",
+    "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta", "rl.loss_type",
     "rl.temperature", "rl.max_completion_length", "rl.per_device_batch_size", "rl.gradient_accumulation_steps",
     "rl.peft", "rl.lora_r", "rl.lora_alpha", "rl.bf16", "rl.use_vllm", "rl.vllm_mode", "rl.seed",
     "rl.trainer_kwargs", "rl.num_processes", "rl.accelerate_config", "rl.problems", "data.prompt_template",
