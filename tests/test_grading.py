@@ -85,6 +85,17 @@ def test_extract_boxed_none(text):
         ("10", r"10\%"),
         ("x=5", "5"),
         (r"12\text{ apples}", "12"),
+        (r"12\,000", "12000"),  # thin-space and braced-comma thousands
+        ("12{,}000", "12000"),
+        (r"1\,234\,567", "1234567"),
+        ("12000", r"12\,000"),
+        ("1 < x < 2", "(1,2)"),  # intervals written as inequalities
+        (r"1 \le x < 2", "[1,2)"),
+        (r"-3 \leq x \leq 3", "[-3,3]"),
+        ("x > 3", r"(3,\infty)"),
+        (r"x \geq \frac{1}{2}", r"\left[\frac{1}{2}, \infty\right)"),
+        ("2 > x > 1", "(1,2)"),
+        (r"x < 0 \text{ or } x > 1", r"(-\infty,0)\cup(1,\infty)"),
     ],
 )
 def test_equivalent_answers(pred, gold):
@@ -103,6 +114,10 @@ def test_equivalent_answers(pred, gold):
         (r"\{1,3\}", r"\{1,2\}"),
         (r"\text{odd}", r"\text{even}"),
         ("", "5"),
+        ("1 < x < 2", "[1,2]"),
+        ("x < 2", r"(2,\infty)"),
+        (r"12\,500", "12000"),
+        ("1 < x > 2", "(1,2)"),
     ],
 )
 def test_different_answers(pred, gold):
@@ -123,16 +138,18 @@ def test_missing_or_unbalanced_box_is_wrong():
     assert grade(r"The answer is \boxed{\frac{144}{2}}", "72")  # nested braces are fine
 
 
-def test_gold_is_compared_first():
-    """math-verify is asymmetric; grading puts the gold first.
+def test_gold_is_compared_first_and_inequality_intervals_are_read_both_ways():
+    """math-verify is asymmetric: with gold ``(1,2)`` it rejects the prediction ``1<x<2`` while
+    gold ``1<x<2`` accepts ``(1,2)``. Grading puts the gold first and retries an inequality
+    prediction as interval notation, so both directions are right."""
+    import math_verify as mv
 
-    With gold ``(1,2)`` (an interval) a prediction ``1<x<2`` is wrong, while with gold ``1<x<2``
-    the prediction ``(1,2)`` is right (a relation gold is turned into a set for a set prediction).
-    """
-    assert not answers_equivalent("1<x<2", "(1,2)")
-    assert answers_equivalent("(1,2)", "1<x<2")
-    assert not grade(r"\boxed{1<x<2}", "(1,2)")
-    assert grade(r"\boxed{(1,2)}", "1<x<2")
+    def raw(gold, pred):
+        return mv.verify(mv.parse(f"${gold}$"), mv.parse(f"${pred}$"))
+
+    assert not raw("(1,2)", "1<x<2") and raw("1<x<2", "(1,2)")
+    assert answers_equivalent("1<x<2", "(1,2)") and answers_equivalent("(1,2)", "1<x<2")
+    assert grade(r"\boxed{1<x<2}", "(1,2)") and grade(r"\boxed{(1,2)}", "1<x<2")
 
 
 def test_non_string_gold_is_converted():
@@ -333,3 +350,22 @@ def test_import_is_light_and_first_grade_is_not_charged_for_imports():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert out.stdout.split() == ["[]", "True"]
+
+
+def test_math500_references_are_right_and_shuffled_answers_wrong():
+    """MATH-500's own reference solutions (last box vs the answer field) are all graded right, and
+    none is right against another problem's answer (a fixed derangement)."""
+    import random
+
+    from int_exp.data_builtin import read_builtin
+
+    table = read_builtin("math500", "test")
+    solutions, answers = list(table["reference_solution"]), [str(a) for a in table["answer"]]
+    assert len(solutions) == 500
+    assert sum(grade_many(solutions, answers)) == 500
+    order = list(range(500))
+    random.Random(0).shuffle(order)
+    shuffled = [answers[j] for j in order]
+    pairs = [(s, a) for i, (s, a) in enumerate(zip(solutions, shuffled)) if answers[i] != a]
+    false_positives = [p for p, ok in zip(pairs, grade_many(*map(list, zip(*pairs)))) if ok]
+    assert false_positives == []
