@@ -188,8 +188,12 @@ class InterventionConfig:
     # self | oracle | auto (oracle for arith data, else self) | a model id or path
     proposer: str = "self"
     prompt: PromptConfig = field(default_factory=PromptConfig)
-    k: int = 4  # proposals per incorrect attempt
-    max_tokens: int = 4096  # per proposer turn
+    # The paper's sampling: the solving turn (problem + reference) `solve_samples` times per failed
+    # attempt, then the verification turn `k` times from each solving sample (shared prefix).
+    solve_samples: int = 1
+    k: int = 4  # verification samples (proposals) per solving sample
+    # The proposer's own sampling (the paper's script: 0.7, 0.8, 20, 16384); max_tokens is per turn.
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     per_attempt: int = 1  # interventions kept per (problem, incorrect_attempt)
     correctness_filter: bool = True
     filter_samples: int = 32  # continuations per intervention

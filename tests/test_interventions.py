@@ -556,7 +556,7 @@ def test_verification_turn_budget_clips_max_tokens_to_half_the_context(caplog):
     assert not caplog.records
     # The paper's 8192 (or a default 4096) on a 2048-token CPU model: clipped, not an error.
     assert verification_budget(2048, 4096) == (1024, 1024)
-    assert "intervention.max_tokens=4096" in caplog.text and "1024 new tokens" in caplog.text
+    assert "intervention.sampling.max_tokens=4096" in caplog.text and "1024 new tokens" in caplog.text
 
 
 def test_copies_prompt_flags_the_echoed_format_example_but_not_real_steps():
@@ -567,6 +567,6 @@ def test_copies_prompt_flags_the_echoed_format_example_but_not_real_steps():
     prompt = OmegaConf.load("conf/intervention/default.yaml").prompt
     templates = "\n".join(text for text in prompt.values() if text)
     assert copies_prompt("The step the student should  write instead", templates)  # case, spacing
-    assert copies_prompt("Verify the attempt substep by substep.", templates)
+    assert copies_prompt("Go through the attempt substep by substep.", templates)
     assert not copies_prompt("Wait, 3 * 4 is 12, not 7, so the total is 12 + 5.", templates)
     assert not copies_prompt("final answer", templates)  # too short to call it a copy

@@ -1,10 +1,14 @@
 """Stage `propose`: the model checks its own failed attempt and proposes one intervention.
 
-The paper's two-turn self-verification, in one conversation per proposal:
-turn 1, the model solves the problem guided by the reference solution; turn 2, it verifies the
-failed attempt (numbered substeps) against the reference, names the first critical error and
-writes a single replacement step as ``<intervention>{"content": ..., "location": N}</intervention>``.
-``intervention.k`` proposals per attempt. The prompts are config (``intervention.prompt``).
+The paper's two-turn self-verification, one conversation per failed attempt, sampled as the
+paper's script does: turn 1 (the model solves the problem guided by the reference solution) is
+sampled ``intervention.solve_samples`` times (the paper: once), and turn 2 (it verifies the failed
+attempt, shown as numbered substeps, names the first critical error, drafts, self-checks and
+writes one replacement step as ``<intervention>{"content": ..., "location": N}</intervention>``)
+``intervention.k`` times from each solving sample, so the k verifications share one prompt
+(vLLM's prefix cache; one prompt encoding on hf). Proposals per attempt: solve_samples x k. The
+proposer has its own sampling settings (``intervention.sampling``); the prompts are config
+(``intervention.prompt``).
 
 ``intervention.proposer``: ``self`` (the policy; the paper's setting), another model id or path
 (the paper notes a 30B proposer's interventions were twice as accurate), or ``oracle``: an exact
@@ -24,7 +28,11 @@ from int_exp.stages.common import GENERATION_READS, generate, sampling_params
 
 log = logging.getLogger(__name__)
 
-READS = GENERATION_READS + ["intervention.proposer", "intervention.prompt", "intervention.k", "intervention.max_tokens"]
+# The rollouts' `sampling` is not read: the proposer samples with intervention.sampling.
+READS = [key for key in GENERATION_READS if key != "sampling"] + [
+    "intervention.proposer", "intervention.prompt", "intervention.solve_samples", "intervention.k",
+    "intervention.sampling"]
+COLUMNS = ["proposal_index", "solve_index", "verify_index", "proposer_prompt", "proposer_output", "prompt_truncated"]
 
 
 def inputs(cfg, plan) -> dict[str, str]:
@@ -47,7 +55,7 @@ def oracle_proposals(failures: pd.DataFrame) -> list[dict]:
     from int_exp.arith import oracle_intervention
 
     return [
-        {**row, "proposal_index": 0, "proposer_prompt": "(oracle: exact step checker)",
+        {**row, "proposal_index": 0, "solve_index": 0, "verify_index": 0, "proposer_prompt": "(oracle: exact step checker)",
          "proposer_output": oracle_intervention(row, row["incorrect_attempt"]), "prompt_truncated": False}
         for row in failures.to_dict("records")
     ]
@@ -59,7 +67,7 @@ def verification_budget(max_context: int, max_tokens: int) -> tuple[int, int]:
     half the context, else half the context each (with a warning)."""
     new_tokens = min(max_tokens, max_context // 2)
     if new_tokens < max_tokens:
-        log.warning("intervention.max_tokens=%d does not fit model.max_context=%d with a prompt: the "
+        log.warning("intervention.sampling.max_tokens=%d does not fit model.max_context=%d with a prompt: the "
                     "verification turn gets %d new tokens and a prompt of up to %d", max_tokens,
                     max_context, new_tokens, max_context - new_tokens)
     return max_context - new_tokens, new_tokens
@@ -69,23 +77,26 @@ def model_proposals(ctx: StageContext, failures: pd.DataFrame, model_path: str) 
     from int_exp.interventions import proposer_turn1, proposer_turn2
 
     icfg = ctx.cfg.intervention
-    prompt_budget, verify_tokens = verification_budget(ctx.cfg.model.max_context, icfg.max_tokens)
+    prompt_budget, verify_tokens = verification_budget(ctx.cfg.model.max_context, icfg.sampling.max_tokens)
     rows = failures.to_dict("records")
     turn1_chats = [proposer_turn1(r["problem"], r["reference_solution"], icfg.prompt) for r in rows]
-    turn1 = generate(ctx, model_path, turn1_chats, sampling_params(ctx.cfg.sampling, icfg.k, max_tokens=icfg.max_tokens),
-                     desc="propose: solve with reference")
+    solutions = generate(ctx, model_path, turn1_chats, sampling_params(icfg.sampling, icfg.solve_samples),
+                         desc="propose: solve with reference")
 
     count = token_counter(model_path)
-    pending = []
-    for row, chat, answers in zip(rows, turn1_chats, turn1):
-        for index, answer in enumerate(answers):
+    pending = []  # one verification prompt per (attempt, solving sample), sampled k times
+    for row, chat, answers in zip(rows, turn1_chats, solutions):
+        for solve_index, answer in enumerate(answers):
             messages, truncated = proposer_turn2(chat, answer, row["incorrect_attempt"], row["answer"], icfg.prompt,
                                                  max_prompt_tokens=prompt_budget, count_tokens=count)
-            pending.append(({**row, "proposal_index": index, "prompt_truncated": truncated}, messages))
-    outputs = generate(ctx, model_path, [m for _, m in pending], sampling_params(ctx.cfg.sampling, 1, max_tokens=verify_tokens),
-                       desc="propose: verify and intervene")
-    return [{**row, "proposer_prompt": json.dumps(messages), "proposer_output": out[0]}
-            for (row, messages), out in zip(pending, outputs)]
+            pending.append(({**row, "solve_index": solve_index, "prompt_truncated": truncated}, messages))
+    verifications = generate(ctx, model_path, [m for _, m in pending],
+                             sampling_params(icfg.sampling, icfg.k, max_tokens=verify_tokens),
+                             desc="propose: verify and intervene")
+    return [{**row, "proposal_index": row["solve_index"] * icfg.k + verify_index, "verify_index": verify_index,
+             "proposer_prompt": json.dumps(messages), "proposer_output": output}
+            for (row, messages), outputs in zip(pending, verifications)
+            for verify_index, output in enumerate(outputs)]
 
 
 def run(ctx: StageContext) -> StageOutput:
@@ -96,10 +107,9 @@ def run(ctx: StageContext) -> StageOutput:
     else:
         model_path = ctx.inputs["policy"].model_path if proposer == "self" else proposer
         rows = model_proposals(ctx, failures, model_path)
-    table = pd.DataFrame(rows, columns=list(failures.columns) + ["proposal_index", "proposer_prompt",
-                                                                 "proposer_output", "prompt_truncated"])
+    table = pd.DataFrame(rows, columns=list(failures.columns) + COLUMNS)
     metrics = {"funnel/proposals": len(table), "funnel/prompts_truncated": int(table["prompt_truncated"].sum())}
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(name="propose", version="2", reads=READS, inputs=inputs, run=run, description=__doc__)
+STAGE = Stage(name="propose", version="3", reads=READS, inputs=inputs, run=run, description=__doc__)
