@@ -103,3 +103,18 @@ def test_paper_experiment_has_the_papers_proposer_settings():
     assert {k: sampling[k] for k in ("temperature", "top_p", "top_k", "max_tokens")} == {
         "temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_tokens": 16384}
     assert compose_cfg(["experiment=sandbox"]).intervention.sampling.max_tokens == 512
+
+
+def test_sample_report_shows_the_rendered_prompts_and_parse_counts_location_kinds(tmp_path, monkeypatch):
+    monkeypatch.setattr(StageContext, "make_backend", lambda self, *a, **kw: RecordingProposer())
+    cfg = smoke({"cache": tmp_path, "uri": "", "artifacts": tmp_path}, "stages=[guided_rollouts]",
+                "tracking.enabled=false", "intervention.proposer=self", "intervention.k=2",
+                "intervention.correctness_filter=false", "intervention.sampling.max_tokens=64")
+    results = Runner(cfg, NullTracker()).run()
+    parse = results["parse"]
+    assert parse.metrics["funnel/location_integer"] == parse.metrics["funnel/parsed"] > 0
+    assert parse.metrics["funnel/location_label"] == 0
+    report = next(f for f in results["guided_rollouts"].files if f.name == "sample_interventions.md").read_text()
+    assert "## The proposer's prompt (first proposal)" in report
+    assert "**Substep 1:**" in report and "## 4. Draft, self-check, revision" in report
+    assert "### user" in report and "### assistant" in report and "solution 0.0" in report

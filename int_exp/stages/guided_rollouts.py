@@ -9,6 +9,8 @@ changing it reuses the sampled continuations. Also writes a readable sample of i
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
@@ -59,7 +61,22 @@ def sample_report(kept: pd.DataFrame, dropped: pd.DataFrame, rejected: pd.DataFr
         cells = [row["problem_id"], excerpt(row["incorrect_attempt"]), "-" if location is None else int(location),
                  excerpt(content, 200), outcome]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "# Sample interventions\n\n" + "\n".join(lines) + "\n"
+    return "# Sample interventions\n\n" + "\n".join(lines) + "\n" + rendered_prompts(kept, dropped, rejected)
+
+
+def rendered_prompts(*tables: pd.DataFrame) -> str:
+    """The proposer's prompt of the first model proposal (both turns, as sent), so a reader sees
+    exactly what the model was asked; nothing for the oracle, which has no prompt."""
+    for table in tables:
+        if len(table) and "proposer_prompt" in table:
+            for prompt in table["proposer_prompt"]:
+                try:
+                    messages = json.loads(prompt)
+                except (TypeError, ValueError):
+                    continue  # the oracle's note
+                parts = [f"### {m['role']}\n\n````text\n{m['content']}\n````" for m in messages]
+                return "\n## The proposer's prompt (first proposal)\n\n" + "\n\n".join(parts) + "\n"
+    return ""
 
 
 def run(ctx: StageContext) -> StageOutput:
@@ -77,4 +94,4 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": kept}, metrics=metrics, files=[report.name])
 
 
-STAGE = Stage(name="guided_rollouts", version="1", reads=READS, inputs=inputs, run=run, description=__doc__)
+STAGE = Stage(name="guided_rollouts", version="2", reads=READS, inputs=inputs, run=run, description=__doc__)

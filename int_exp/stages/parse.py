@@ -1,6 +1,7 @@
 """Stage `parse`: proposals to interventions.
 
-Reads the last ``<intervention>`` block of each proposal, drops those that do not parse (counted
+Reads the final ``<intervention>`` block of each proposal (never an earlier draft:
+:mod:`int_exp.interventions.parsing`), counts how its location was spelt (``funnel/location_*``), drops those that do not parse (counted
 by reason, never fatal), those whose content is text of the proposer's prompt template (small
 models echo its format example) and those that leak the final answer, then keeps
 ``intervention.per_attempt`` per (problem, incorrect attempt). Output: the failure columns plus
@@ -30,15 +31,20 @@ def why_unusable(content: str, answer: str, templates: str) -> str | None:
 
 
 def run(ctx: StageContext) -> StageOutput:
-    from int_exp.interventions import dedupe_interventions, guided_attempt, parse_intervention_reason
+    from int_exp.interventions import dedupe_interventions, guided_attempt
+    from int_exp.interventions.parsing import LOCATION_KINDS, parse_intervention_detailed
 
     table = ctx.inputs["proposals"].table()
     templates = "\n".join(str(text) for text in ctx.cfg.intervention.prompt.values() if text)
     proposals = table.to_dict("records")
     # unparseable: no intervention could be read; dropped: read, but not usable.
     parsed, rejected, unparseable, dropped = [], [], Counter(), Counter({"copied_prompt": 0, "leaked": 0})
+    locations = Counter({kind: 0 for kind in LOCATION_KINDS})  # how the parsed locations were spelt
     for row in proposals:
-        intervention, reason = parse_intervention_reason(row["proposer_output"], len(split_steps(row["incorrect_attempt"])))
+        result = parse_intervention_detailed(row["proposer_output"], len(split_steps(row["incorrect_attempt"])))
+        intervention, reason = result.intervention, result.reason
+        if intervention is not None:
+            locations[result.location_kind] += 1
         if intervention is None:
             unparseable[reason] += 1
             rejected.append({**row, "reason": reason})
@@ -58,6 +64,7 @@ def run(ctx: StageContext) -> StageOutput:
         **{f"funnel/{kind}": n for kind, n in dropped.items()},
         "funnel/deduplicated": len(kept),
         **{f"funnel/unparseable_{kind}": n for kind, n in unparseable.items()},
+        **{f"funnel/location_{kind}": n for kind, n in locations.items()},
     }
     if proposals and not kept:
         ctx.log.warning("no intervention survived parsing: unparseable %s, dropped %s", dict(unparseable), dict(dropped))
@@ -71,7 +78,7 @@ def run(ctx: StageContext) -> StageOutput:
 
 STAGE = Stage(
     name="parse",
-    version="2",
+    version="3",  # 3: the final block only, locations by kind, every line of an intervention a step
     reads=["intervention.per_attempt", "intervention.prompt"],
     inputs={"proposals": "propose"},
     run=run,
