@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,29 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger("int_exp")
 
 PARENT_RUN_FILE = ".mlflow_parent_run_id"  # written into a sweep's folder by the sweep callback
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, SLURM and ``kill`` send), handled like Ctrl-C: every ``finally``
+    runs (staging folders removed) and the MLflow runs end KILLED with the signal as tag."""
+
+    signal_name = "SIGTERM"
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Terminated(f"received {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def hydra_info() -> dict[str, Any]:
@@ -92,7 +119,7 @@ def run_job(cfg: DictConfig) -> float | None:
     params.update({f"override.{o.split('=', 1)[0].lstrip('+~')}": o.split("=", 1)[1] for o in overrides if "=" in o})
     if cfg.tracking.trial_number is not None:
         params["trial_number"] = cfg.tracking.trial_number
-    with tracker.job(cfg, job_tags(cfg, info), params) as run_id:
+    with sigterm_as_interrupt(), tracker.job(cfg, job_tags(cfg, info), params) as run_id:
         results = Runner(cfg, tracker).run()
         metrics = {k: v for result in results.values() for k, v in result.metrics.items()}
         hits = [name for name, result in results.items() if result.cache_hit]

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import time
 import traceback
 import warnings
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from int_exp.pipeline.cache import HOST, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,19 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
             out.update(flatten(value, f"{prefix}{key}."))
         return out
     return {prefix[:-1]: json.dumps(data) if isinstance(data, (list, tuple)) else data}
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """A file lock beside a sqlite store while it is opened: concurrent jobs on a fresh store
+    would otherwise race to create its tables ("table runs already exists")."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(str(Path(uri[len("sqlite:///"):]).resolve()) + ".lock", timeout=300):
+        yield
 
 
 def is_local_store(uri: str) -> bool:
@@ -86,9 +102,12 @@ class MlflowTracker:
         if tracking_cfg.uri.startswith("sqlite:///"):
             Path(tracking_cfg.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(tracking_cfg.uri)
-        self.client = MlflowClient(tracking_cfg.uri)
-        self.experiment_id = self._experiment(tracking_cfg.experiment)
+        with store_lock(tracking_cfg.uri):  # a fresh sqlite store: one job creates and migrates it
+            self.client = MlflowClient(tracking_cfg.uri)
+            self.client.search_experiments(max_results=1)
+            self.experiment_id = self._experiment(tracking_cfg.experiment)
         self.parent_run_id: str | None = None
+        self.closed_at_start = self.close_orphaned_runs()
 
     def _experiment(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
@@ -106,17 +125,37 @@ class MlflowTracker:
 
     # -- runs -------------------------------------------------------------------------------
     def start_run(self, name: str | None, parent_id: str | None, tags: dict[str, str]) -> str:
-        all_tags = dict(tags)
+        all_tags = {"host": HOST, "pid": str(os.getpid()), **tags}
         if parent_id:
             all_tags["mlflow.parentRunId"] = parent_id
         return self.client.create_run(self.experiment_id, tags=all_tags, run_name=name).info.run_id
 
     def end_run(self, run_id: str, error: BaseException | None) -> None:
+        """FINISHED; KILLED for Ctrl-C or SIGTERM (the signal as tag); FAILED with the error."""
+        if isinstance(error, KeyboardInterrupt):
+            self.client.set_tag(run_id, "signal", getattr(error, "signal_name", "SIGINT"))
+            self.client.set_terminated(run_id, status="KILLED")
+            return
         if error is not None:
             text = "".join(traceback.format_exception(error))
             self.client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
             self.client.log_text(run_id, text, "error.txt")
         self.client.set_terminated(run_id, status="FAILED" if error is not None else "FINISHED")
+
+    def close_orphaned_runs(self) -> list[str]:
+        """End as KILLED the RUNNING runs of this experiment whose process on this host is gone
+        (a job killed with SIGKILL cannot end its own runs)."""
+        closed = []
+        query = f"attributes.status = 'RUNNING' and tags.host = '{HOST}'"
+        for run in self.client.search_runs([self.experiment_id], query, max_results=1000):
+            pid = run.data.tags.get("pid", "")
+            if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+                self.client.set_tag(run.info.run_id, "signal", "process gone (closed by a later job)")
+                self.client.set_terminated(run.info.run_id, status="KILLED")
+                closed.append(run.info.run_id)
+        if closed:
+            log.warning("closed %d MLflow run(s) left RUNNING by dead processes on %s", len(closed), HOST)
+        return closed
 
     @contextlib.contextmanager
     def run(self, name: str | None, parent_id: str | None, tags: dict[str, str]) -> Iterator[str]:

@@ -59,7 +59,7 @@ def test_both_turns_render_with_the_papers_parts_in_order():
 class RecordingProposer:
     """Answers the two proposer turns, recording what each generate call asked for."""
 
-    calls: list = []
+    calls: list = []  # noqa: RUF012 - reset by each test
 
     def generate(self, chats, params, desc=""):
         RecordingProposer.calls.append((desc, len(chats), params))
@@ -82,7 +82,7 @@ def test_k_verifications_share_one_solving_sample(tmp_path, monkeypatch, solve_s
     results = Runner(cfg, NullTracker()).run()
     failures, proposals = results["failures"].table(), results["propose"].table()
     propose_calls = [c for c in RecordingProposer.calls if c[0].startswith("propose")]
-    (solve_desc, solve_chats, solve_params), (verify_desc, verify_chats, verify_params) = propose_calls
+    (_, solve_chats, solve_params), (_, verify_chats, verify_params) = propose_calls
     assert solve_chats == len(failures) and solve_params.n == solve_samples
     assert verify_chats == len(failures) * solve_samples and verify_params.n == k
     # the proposer's own sampling, not the rollouts'

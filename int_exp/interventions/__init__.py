@@ -31,7 +31,12 @@ imports the grader only when a ``\\boxed{}`` needs comparing).
 
 from int_exp.interventions.leaks import leaks_answer
 from int_exp.interventions.lenient_json import LATEX_N_COMMANDS
-from int_exp.interventions.parsing import PARSE_REASONS, copies_prompt, parse_intervention, parse_intervention_reason
+from int_exp.interventions.parsing import (
+    PARSE_REASONS,
+    copies_prompt,
+    parse_intervention,
+    parse_intervention_reason,
+)
 from int_exp.interventions.prompts import (
     TRUNCATION_MARKER,
     fill_template,

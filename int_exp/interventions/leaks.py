@@ -61,14 +61,11 @@ _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _FRAC_ARG = r"(?:\{\s*(\d+)\s*\}|(\d))"
 _ATOM = re.compile(rf"\\frac\s*{_FRAC_ARG}\s*{_FRAC_ARG}|({_NUMBER})\s*/\s*({_NUMBER})(?![\d.])|({_NUMBER})")
 _UNITS = frozenset(
-    "cm mm km m kg g mg lb lbs oz ft in inch inches yd mi mph kph km/h s sec secs min mins h hr hrs ml l "
-    "cents cent dollars dollar percent degrees degree units unit feet foot meters metres miles hours "
-    "minutes seconds days weeks years pounds grams liters litres gallons cups".split()
+    ["cm", "mm", "km", "m", "kg", "g", "mg", "lb", "lbs", "oz", "ft", "in", "inch", "inches", "yd", "mi", "mph", "kph", "km/h", "s", "sec", "secs", "min", "mins", "h", "hr", "hrs", "ml", "l", "cents", "cent", "dollars", "dollar", "percent", "degrees", "degree", "units", "unit", "feet", "foot", "meters", "metres", "miles", "hours", "minutes", "seconds", "days", "weeks", "years", "pounds", "grams", "liters", "litres", "gallons", "cups"]
 )
 # Commands a number glued in front of is a coefficient of (2\pi, 3\sqrt{2}) or an argument of.
 _SYMBOL_CMDS = frozenset(
-    "pi sqrt theta alpha beta gamma delta phi varphi omega mu lambda sigma tau rho epsilon eta zeta xi psi "
-    "chi kappa nu infty frac binom".split()
+    ["pi", "sqrt", "theta", "alpha", "beta", "gamma", "delta", "phi", "varphi", "omega", "mu", "lambda", "sigma", "tau", "rho", "epsilon", "eta", "zeta", "xi", "psi", "chi", "kappa", "nu", "infty", "frac", "binom"]
 )
 _FUNCTION_BEFORE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc|log|ln|exp|lg|arcsin|arccos|arctan|sqrt)\s*$")
 _GROUP_OWNER = re.compile(r"(?:\\(?:frac|sqrt|binom|overline|underline|hat|bar|vec)|[\^_}\]])\s*$")

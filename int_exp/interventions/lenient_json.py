@@ -42,7 +42,7 @@ LATEX_N_COMMANDS = frozenset({
     "ngeqq", "nleqslant", "ngeqslant", "nless", "ngtr", "nsim", "ncong", "nequiv", "nexists", "nsubseteq",
     "nsupseteq", "nsubset", "nsupset", "nsubseteqq", "nsupseteqq", "nrightarrow", "nleftarrow",
     "nleftrightarrow", "nRightarrow", "nolimits", "normalfont", "nobreakspace", "notni", "nopagebreak",
-    "newenvironment", "newtheorem", "nonscript", "numberline", "nleftarrow", "nLeftarrow", "nLeftrightarrow", "nparallel", "nprec", "nsucc",
+    "newenvironment", "newtheorem", "nonscript", "numberline", "nLeftarrow", "nLeftrightarrow", "nparallel", "nprec", "nsucc",
     "npreceq", "nsucceq", "nvdash", "nvDash", "nVdash", "nVDash", "ntriangleleft", "ntriangleright",
     "ntrianglelefteq", "ntrianglerighteq", "nshortmid", "nshortparallel", "nearrow", "nwarrow", "newline",
     "newcommand", "newpage", "noindent", "nonumber", "nobreak", "nolinebreak", "normalsize", "notag",

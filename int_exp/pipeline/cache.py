@@ -4,6 +4,12 @@ An entry lives at ``<cache_dir>/<stage>/<key>/`` and is complete exactly when it
 ``manifest.json`` exists. A stage writes into a private temporary folder next to it; the runner
 writes the manifest last and renames the folder into place, so readers never see half an entry.
 A per-key file lock makes concurrent jobs of a sweep wait for one computation instead of racing.
+
+Before an entry is used it is checked (:func:`entry_problem`): every table the manifest lists
+exists with its size and content digest, every listed file exists, and a model folder holds each
+file with its size. A damaged or tampered entry is moved aside (``.<key>.bad-<time>``, kept for a
+look) and recomputed. Staging folders are named by host and pid, so a later job on the same host
+removes those of processes that are gone (a SIGKILL leaves them behind).
 """
 
 from __future__ import annotations
@@ -11,8 +17,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +31,9 @@ from filelock import FileLock
 from omegaconf import OmegaConf
 
 from int_exp.pipeline.stage import MANIFEST
+
+log = logging.getLogger("int_exp.cache")
+HOST = socket.gethostname().split(".")[0].replace(".", "-") or "host"
 
 
 def config_subset(cfg: Any, keys: list[str]) -> dict[str, Any]:
@@ -35,13 +47,15 @@ def config_subset(cfg: Any, keys: list[str]) -> dict[str, Any]:
     return subset
 
 
-def cache_key(stage: str, version: str, subset: dict[str, Any], input_keys: dict[str, str]) -> str:
-    """sha256 over stage name, version, the config subset it reads and its inputs' keys."""
-    payload = json.dumps(
-        {"stage": stage, "version": version, "config": subset, "inputs": input_keys},
-        sort_keys=True,
-        default=str,
-    )
+def cache_key(stage: str, version: str, subset: dict[str, Any], input_keys: dict[str, str],
+              files: dict[str, str] | None = None) -> str:
+    """sha256 over stage name, version, the config subset it reads, its inputs' keys and the
+    content fingerprints of the local files it names (:mod:`.fingerprint`; none: the key is what
+    it was before fingerprints existed)."""
+    content = {"stage": stage, "version": version, "config": subset, "inputs": input_keys}
+    if files:
+        content["files"] = files
+    payload = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -51,6 +65,51 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def folder_sizes(folder: Path) -> dict[str, int]:
+    """``{relative path: bytes}`` of every file under ``folder`` (what an entry's model holds)."""
+    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def entry_problem(folder: Path) -> str | None:
+    """Why the complete entry at ``folder`` cannot be used (missing, truncated or changed files),
+    or None when it is whole."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as e:
+        return f"its manifest cannot be read ({e})"
+    for name, info in manifest.get("tables", {}).items():
+        path = folder / info["file"]
+        if not path.is_file():
+            return f"table {name!r} ({info['file']}) is missing"
+        if "bytes" in info and path.stat().st_size != info["bytes"]:
+            return f"table {name!r} has {path.stat().st_size} bytes, the manifest says {info['bytes']}"
+        if info.get("digest") and file_digest(path) != info["digest"]:
+            return f"table {name!r} does not match its manifest digest {info['digest']} (changed after it was written)"
+    for name in manifest.get("files", []):
+        if not (folder / name).exists():
+            return f"file {name!r} is missing"
+    model = manifest.get("model")
+    if model and not model.get("external"):
+        model_dir = folder / model["path"]
+        if not model_dir.is_dir():
+            return f"its model folder {model['path']!r} is missing"
+        for name, size in model.get("files", {}).items():
+            path = model_dir / name
+            if not path.is_file() or path.stat().st_size != size:
+                return f"model file {name!r} is missing or changed size"
+    return None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -69,6 +128,35 @@ class Cache:
     def is_complete(self, stage: str, key: str) -> bool:
         return (self.entry(stage, key) / MANIFEST).exists()
 
+    def usable(self, stage: str, key: str) -> bool:
+        """Complete and whole; a damaged complete entry is moved aside (and logged) first."""
+        if not self.is_complete(stage, key):
+            return False
+        problem = entry_problem(self.entry(stage, key))
+        if problem is None:
+            return True
+        aside = self.root / stage / f".{key}.bad-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        log.warning("cache entry %s/%s is damaged: %s; moved to %s and recomputed", stage, key, problem, aside.name)
+        with contextlib.suppress(OSError):
+            os.rename(self.entry(stage, key), aside)
+        return False
+
+    def remove_dead_staging(self) -> list[Path]:
+        """Remove staging folders this host's dead processes left behind (after a SIGKILL)."""
+        removed = []
+        for tmp in self.root.glob(f"*/.*.{HOST}.*.tmp"):
+            parts = tmp.name.split(".")
+            try:
+                pid = int(parts[-3])
+            except (IndexError, ValueError):
+                continue
+            if parts[-4] == HOST and not process_alive(pid):
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed.append(tmp)
+        if removed:
+            log.info("removed %d staging folder(s) of dead processes: %s", len(removed), [p.name for p in removed])
+        return removed
+
     @contextlib.contextmanager
     def lock(self, stage: str, key: str) -> Iterator[None]:
         folder = self.root / stage
@@ -79,7 +167,7 @@ class Cache:
     @contextlib.contextmanager
     def staging(self, stage: str, key: str) -> Iterator[Path]:
         """A private folder for a stage to write into; removed unless committed."""
-        tmp = self.root / stage / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp = self.root / stage / f".{key}.{HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.mkdir(parents=True)
         try:
             yield tmp

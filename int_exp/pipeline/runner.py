@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from int_exp.pipeline.cache import Cache, cache_key, config_subset, file_digest
+from int_exp.pipeline.cache import Cache, cache_key, config_subset, file_digest, folder_sizes
+from int_exp.pipeline.fingerprint import Fingerprints
 from int_exp.pipeline.stage import Plan, Stage, StageContext, StageOutput, StageResult
 
 log = logging.getLogger("int_exp.runner")
@@ -60,19 +62,23 @@ def execution_order(cfg: DictConfig, plan: Plan, stages: dict[str, Stage], leaf:
     return order
 
 
-def stage_key(stage: Stage, cfg: DictConfig, input_keys: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """The cache key of ``stage`` under ``cfg`` given its inputs' keys, and the config subset."""
+def stage_key(stage: Stage, cfg: DictConfig, input_keys: dict[str, str],
+              fingerprints: Fingerprints | None = None) -> tuple[str, dict[str, Any]]:
+    """The cache key of ``stage`` under ``cfg`` given its inputs' keys, and the config subset.
+    Local files and folders the subset names enter the key by content."""
     subset = config_subset(cfg, stage.config_keys(cfg))
-    return cache_key(stage.name, stage.version, subset, input_keys), subset
+    fingerprints = fingerprints or Fingerprints(Path(cfg.paths.cache_dir))
+    return cache_key(stage.name, stage.version, subset, input_keys, fingerprints.of(subset)), subset
 
 
 def plan_keys(cfg: DictConfig, stages: dict[str, Stage]) -> dict[str, str]:
     """Every stage's cache key for ``cfg``, computed without running anything."""
     plan = make_plan(cfg, stages)
     keys: dict[str, str] = {}
+    fingerprints = Fingerprints(Path(cfg.paths.cache_dir))
     for name in execution_order(cfg, plan, stages):
         inputs = {role: keys[up] for role, up in stages[name].input_map(cfg, plan).items()}
-        keys[name] = stage_key(stages[name], cfg, inputs)[0]
+        keys[name] = stage_key(stages[name], cfg, inputs, fingerprints)[0]
     return keys
 
 
@@ -92,7 +98,8 @@ def write_outputs(output: StageOutput, out_dir) -> dict[str, Any]:
     for name, df in output.tables.items():
         path = out_dir / f"{name}.parquet"
         df.to_parquet(path, index=False)
-        tables[name] = {"file": path.name, "rows": len(df), "columns": list(df.columns), "digest": file_digest(path)}
+        tables[name] = {"file": path.name, "rows": len(df), "columns": list(df.columns), "digest": file_digest(path),
+                        "bytes": path.stat().st_size}
     manifest: dict[str, Any] = {
         "tables": tables,
         "metrics": {k: float(v) for k, v in output.metrics.items()},
@@ -101,6 +108,8 @@ def write_outputs(output: StageOutput, out_dir) -> dict[str, Any]:
     }
     if output.model is not None:
         manifest["model"] = {"path": output.model, "external": output.model_is_external}
+        if not output.model_is_external and (out_dir / output.model).is_dir():
+            manifest["model"]["files"] = folder_sizes(out_dir / output.model)
     return manifest
 
 
@@ -110,6 +119,8 @@ class Runner:
             from int_exp.stages import STAGES as stages
         self.cfg, self.tracker, self.stages = cfg, tracker, stages
         self.cache = Cache(cfg.paths.cache_dir)
+        self.fingerprints = Fingerprints(self.cache.root)
+        self.cache.remove_dead_staging()
         self.plan = make_plan(cfg, stages)
         self.results: dict[str, StageResult] = {}
 
@@ -128,7 +139,7 @@ class Runner:
             inputs, key, subset = {}, None, {}
         else:
             inputs = {role: self.results[up] for role, up in stage.input_map(self.cfg, self.plan).items()}
-            key, subset = stage_key(stage, self.cfg, {role: r.key for role, r in inputs.items()})
+            key, subset = stage_key(stage, self.cfg, {role: r.key for role, r in inputs.items()}, self.fingerprints)
         with self.tracker.stage(stage.name, key or "merge") as stage_run:
             if merge:
                 result = merge_shards(self.cfg, self.stages, stage.name, self.cache)
@@ -143,10 +154,10 @@ class Runner:
 
     def load_or_compute(self, stage, key, subset, inputs, stage_run) -> StageResult:
         entry = self.cache.entry(stage.name, key)
-        if self.cache.is_complete(stage.name, key):
+        if self.cache.usable(stage.name, key):
             return StageResult.load(stage.name, key, entry, cache_hit=True)
         with self.cache.lock(stage.name, key):
-            if self.cache.is_complete(stage.name, key):  # a concurrent job finished it meanwhile
+            if self.cache.usable(stage.name, key):  # a concurrent job finished it meanwhile
                 return StageResult.load(stage.name, key, entry, cache_hit=True)
             with self.cache.staging(stage.name, key) as out_dir:
                 log.info("stage %s: computing (key %s)", stage.name, key)

@@ -1,0 +1,139 @@
+"""Nothing stale, nothing lost: keys see file contents, damaged entries are recomputed, dead
+processes' staging folders are removed."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from int_exp.pipeline.cache import HOST, Cache, cache_key
+from int_exp.pipeline.runner import Runner, plan_keys
+from int_exp.pipeline.stage import Stage, StageOutput
+from int_exp.tracking import NullTracker
+
+
+def read_file_stage(ctx):
+    rows = [json.loads(line) for line in Path(ctx.cfg.source.path).read_text().splitlines() if line.strip()]
+    return StageOutput(tables={"main": pd.DataFrame(rows)})
+
+
+def model_stage(ctx):
+    folder = ctx.out_dir / "model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights" * 100)
+    (folder / "config.json").write_text("{}")
+    return StageOutput(model="model", metrics={"built": 1})
+
+
+STAGES = {
+    "problems": Stage("problems", "1", ["source.path"], {}, read_file_stage),
+    "model": Stage("model", "1", ["source.model"], {}, model_stage),
+}
+
+
+def make_cfg(tmp_path: Path, stage: str, **values):
+    return OmegaConf.create({"stages": [stage], "paths": {"cache_dir": str(tmp_path / "cache")},
+                             "source": {"path": values.get("path"), "model": values.get("model", "m")},
+                             "sft": {"enabled": False}, "rl": {"enabled": False}, "variant": {"name": "t"},
+                             "backend": {"name": "hf"}})
+
+
+def run(cfg):
+    return Runner(cfg, NullTracker(), STAGES).run()
+
+
+def write_rows(path: Path, answers: list[str]) -> None:
+    path.write_text("".join(json.dumps({"problem": f"p{i}", "answer": a}) + "\n" for i, a in enumerate(answers)))
+
+
+def test_an_edited_local_file_is_a_new_key_not_a_stale_hit(tmp_path):
+    data = tmp_path / "problems.jsonl"
+    write_rows(data, ["1", "2", "3"])
+    cfg = make_cfg(tmp_path, "problems", path=str(data))
+    first = run(cfg)["problems"]
+    assert not first.cache_hit and list(first.table()["answer"]) == ["1", "2", "3"]
+    assert run(cfg)["problems"].cache_hit  # unchanged: a hit
+    write_rows(data, ["1", "7"])  # an answer changed, a row removed
+    edited = run(cfg)["problems"]
+    assert not edited.cache_hit and edited.key != first.key
+    assert list(edited.table()["answer"]) == ["1", "7"]
+    write_rows(data, ["1", "2", "3"])  # back to the original content: the original entry again
+    assert run(cfg)["problems"].key == first.key
+
+
+def test_a_local_model_folder_is_keyed_by_its_files(tmp_path):
+    folder = tmp_path / "my_model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"layers": 2}')
+    cfg = make_cfg(tmp_path, "model", model=str(folder))
+    before = plan_keys(cfg, STAGES)["model"]
+    (folder / "config.json").write_text('{"layers": 3}')
+    assert plan_keys(cfg, STAGES)["model"] != before
+    hub = make_cfg(tmp_path, "model", model="HuggingFaceTB/SmolLM2-135M-Instruct")  # no such folder: the name
+    assert plan_keys(hub, STAGES)["model"] == cache_key("model", "1", {"source.model": hub.source.model}, {})
+
+
+def test_a_tampered_table_is_moved_aside_and_recomputed(tmp_path, caplog):
+    data = tmp_path / "problems.jsonl"
+    write_rows(data, ["1", "2", "3"])
+    cfg = make_cfg(tmp_path, "problems", path=str(data))
+    entry = run(cfg)["problems"].dir
+    pd.DataFrame({"problem": ["p0", "p1", "p2"], "answer": ["0", "0", "0"]}).to_parquet(entry / "main.parquet")
+    again = run(cfg)["problems"]
+    assert not again.cache_hit and list(again.table()["answer"]) == ["1", "2", "3"]
+    assert "damaged: table 'main' has" in caplog.text
+    assert [p.name.split(".bad-")[0] for p in entry.parent.glob(".*.bad-*")] == [f".{entry.name}"]
+    table = again.dir / "main.parquet"  # same size, one byte changed: the digest tells
+    data_bytes = bytearray(table.read_bytes())
+    data_bytes[len(data_bytes) // 2] ^= 0xFF
+    table.write_bytes(bytes(data_bytes))
+    assert not run(cfg)["problems"].cache_hit and "does not match its manifest digest" in caplog.text
+
+
+def test_a_truncated_table_is_recomputed_not_an_error_forever(tmp_path):
+    data = tmp_path / "problems.jsonl"
+    write_rows(data, ["1", "2"])
+    cfg = make_cfg(tmp_path, "problems", path=str(data))
+    table = run(cfg)["problems"].dir / "main.parquet"
+    table.write_bytes(table.read_bytes()[:40])
+    again = run(cfg)["problems"]
+    assert not again.cache_hit and list(again.table()["answer"]) == ["1", "2"]
+    assert run(cfg)["problems"].cache_hit
+
+
+def test_an_entry_whose_model_file_was_deleted_does_not_count_as_complete(tmp_path):
+    cfg = make_cfg(tmp_path, "model")
+    built = run(cfg)["model"]
+    assert set(built.manifest["model"]["files"]) == {"model.safetensors", "config.json"}
+    (built.dir / "model" / "model.safetensors").unlink()
+    rebuilt = run(cfg)["model"]
+    assert not rebuilt.cache_hit and (rebuilt.dir / "model" / "model.safetensors").stat().st_size == 700
+
+
+def _exit_at_once() -> None:
+    pass
+
+
+def test_staging_folders_of_dead_processes_are_removed_live_ones_kept(tmp_path):
+    process = multiprocessing.get_context("spawn").Process(target=_exit_at_once)
+    process.start()
+    process.join()
+    folder = tmp_path / "cache" / "problems"
+    dead = folder / f".k1.{HOST}.{process.pid}.abcd1234.tmp"
+    live = folder / f".k2.{HOST}.{os.getpid()}.abcd1234.tmp"
+    other_host = folder / f".k3.elsewhere.{process.pid}.abcd1234.tmp"
+    for path in (dead, live, other_host):
+        path.mkdir(parents=True)
+        (path / "main.parquet").write_bytes(b"partial")
+    removed = Cache(tmp_path / "cache").remove_dead_staging()
+    assert removed == [dead] and not dead.exists() and live.exists() and other_host.exists()
+
+
+def test_keys_without_local_files_are_unchanged_by_fingerprints():
+    subset = {"data.train.source": "arith", "model.name_or_path": "builtin:tiny", "data.train.split": "test"}
+    assert cache_key("s", "1", subset, {"a": "b"}, {}) == cache_key("s", "1", subset, {"a": "b"})
