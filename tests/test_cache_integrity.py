@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from int_exp.pipeline.cache import HOST, Cache, cache_key
+from int_exp.pipeline.cache import Cache, cache_key
+from int_exp.pipeline.processes import HOST
 from int_exp.pipeline.runner import Runner, plan_keys
 from int_exp.pipeline.stage import Stage, StageOutput
 from int_exp.tracking import NullTracker

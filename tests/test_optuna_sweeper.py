@@ -305,3 +305,36 @@ def test_custom_search_space_adds_define_by_run_params(tmp_path):
     for rec in recs:
         assert rec["y"] in ((5, 6) if rec["kind"] == "ok" else (1,))  # y=1 is the app's default
     assert (tmp_path / "sweeps" / "optuna.db").exists()  # the default storage, under the launch dir
+
+
+def test_resuming_never_repeats_a_sampled_point(tmp_path):
+    """Each invocation re-creates the sampler from the same seed; without moving the seed on, the
+    resumed trials would repeat the first ones (the random start-up trials of TPE)."""
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["search=basic", f"hydra.sweeper.storage={storage}", "hydra.sweeper.sampler.n_startup_trials=10"]
+    sweep(tmp_path, *args, "hydra.sweeper.n_trials=2")
+    sweep(tmp_path, *args, "hydra.sweeper.n_trials=4")
+    sweep(tmp_path, *args, "hydra.sweeper.n_trials=6")
+    points = [tuple(sorted(t.params.items())) for t in only_study(storage).get_trials()]
+    assert len(points) == 6 and len(set(points)) == 6, points
+
+
+def test_a_trial_left_running_by_a_dead_sweep_is_failed_and_retried(tmp_path):
+    from int_exp.pipeline.processes import HOST
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["search=basic", f"hydra.sweeper.storage={storage}"]
+    sweep(tmp_path, *args, "hydra.sweeper.n_trials=1")
+    study = only_study(storage)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = study.ask(fixed_distributions=study.get_trials()[0].distributions)  # a sweep killed mid-trial
+    orphan.set_user_attr("sweeper_host", HOST)
+    orphan.set_user_attr("sweeper_pid", dead.pid)
+    proc = sweep(tmp_path, *args, "hydra.sweeper.n_trials=3")
+    assert "left RUNNING by a sweep that is gone" in proc.stderr + proc.stdout
+    trials = only_study(storage).get_trials()
+    assert trials[orphan.number].state == TrialState.FAIL
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == orphan.number]
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE and retry[0].params == orphan.params
+    assert len(trials) == 3  # n_trials counts finished trials, the failed one included

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from int_exp.pipeline.processes import HOST, process_alive
 
 from . import config as _config
 
@@ -117,6 +120,10 @@ class OptunaSweeper(Sweeper):
             load_if_exists=True,
         )
         self.study = study
+        previous = len(study.get_trials(deepcopy=False))
+        if previous:  # resuming: a sampler seeded as before would ask the same points again
+            study.sampler = self._make_sampler(space, seed_offset=previous)[0]
+        retried = _retry_trials_of_dead_sweepers(study)
         existing = [d.name.lower() for d in study.directions]
         if existing != self.directions:
             raise ValueError(
@@ -137,10 +144,13 @@ class OptunaSweeper(Sweeper):
             "n_trials=%d is the study total: %d finished already, %d to run (batches of %d)",
             n_trials, n_finished, max(0, n_trials - n_finished), self.n_jobs,
         )
+        if retried:
+            log.warning("Study '%s': trial(s) %s were left RUNNING by a sweep that is gone; marked FAIL and "
+                        "queued again with the same parameters", study_name, retried)
         if n_running:
             log.warning(
-                "Study '%s' has %d RUNNING trial(s) that no process may be running any more (a "
-                "killed sweep?); they are not counted as finished", study_name, n_running,
+                "Study '%s' has %d RUNNING trial(s) of live sweeps (or of other hosts); they are not "
+                "counted as finished", study_name, n_running,
             )
 
         launched = 0
@@ -210,15 +220,24 @@ class OptunaSweeper(Sweeper):
         return self.returns
 
     # ------------------------------------------------------------------------------------------
-    def _make_sampler(self, space: SearchSpace) -> tuple[Any, int]:
+    def _make_sampler(self, space: SearchSpace, seed_offset: int = 0) -> tuple[Any, int]:
+        """The configured sampler; ``seed_offset`` (the study's trial count when resuming) moves
+        its seed on, so a resumed study continues the sequence instead of repeating it."""
         import optuna
         from hydra.utils import instantiate
 
         from ._search_space import grid_from_distributions
 
         sampler = self.sampler
+        if seed_offset and self.config is not None:  # Hydra hands the sampler over instantiated
+            sampler = OmegaConf.select(self.config, "hydra.sweeper.sampler", default=sampler)
         if isinstance(sampler, DictConfig):
+            sampler = sampler.copy()
+            if seed_offset and sampler.get("seed") is not None:
+                sampler.seed = (int(sampler.seed) + seed_offset) % 2**32
             sampler = instantiate(sampler)
+        elif sampler is None and seed_offset:
+            sampler = optuna.samplers.TPESampler(seed=seed_offset)
         if sampler is None:
             sampler = optuna.samplers.TPESampler()
         n_trials = self.n_trials
@@ -267,7 +286,10 @@ class OptunaSweeper(Sweeper):
     @staticmethod
     def _ask(study: optuna.Study, space: SearchSpace) -> optuna.Trial:
         try:
-            return study.ask(fixed_distributions=space.distributions)
+            trial = study.ask(fixed_distributions=space.distributions)
+            trial.set_user_attr("sweeper_host", HOST)  # who runs it: a later sweep can tell it died
+            trial.set_user_attr("sweeper_pid", os.getpid())
+            return trial
         except ValueError as exc:
             raise ValueError(
                 f"Optuna rejected the search space for study '{study.study_name}': {exc}. The study "
@@ -419,6 +441,23 @@ def _tell(study: optuna.Study, trial: optuna.Trial, values: list[float] | None, 
         # the trial is stored before that.
         if "Study.stop" not in str(exc):
             raise
+
+
+def _retry_trials_of_dead_sweepers(study: optuna.Study) -> list[int]:
+    """RUNNING trials whose sweeper process on this host is gone: told FAIL, and their parameters
+    queued again (asked before any new point). Returns their numbers."""
+    from optuna.trial import TrialState
+
+    retried = []
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = frozen.user_attrs
+        if attrs.get("sweeper_host") != HOST or process_alive(int(attrs.get("sweeper_pid", 0)) or os.getpid()):
+            continue
+        study._storage.set_trial_user_attr(frozen._trial_id, "fail_reason", "its sweep process died")
+        study._storage.set_trial_state_values(frozen._trial_id, TrialState.FAIL)
+        study.enqueue_trial(frozen.params, user_attrs={"retry_of": frozen.number}, skip_if_exists=False)
+        retried.append(frozen.number)
+    return retried
 
 
 def _fail_all(study: optuna.Study, trials: Sequence[optuna.Trial], reason: str) -> None:

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,10 +29,10 @@ from typing import Any
 from filelock import FileLock
 from omegaconf import OmegaConf
 
+from int_exp.pipeline.processes import HOST, process_alive
 from int_exp.pipeline.stage import MANIFEST
 
 log = logging.getLogger("int_exp.cache")
-HOST = socket.gethostname().split(".")[0].replace(".", "-") or "host"
 
 
 def config_subset(cfg: Any, keys: list[str]) -> dict[str, Any]:
@@ -100,16 +99,6 @@ def entry_problem(folder: Path) -> str | None:
             if not path.is_file() or path.stat().st_size != size:
                 return f"model file {name!r} is missing or changed size"
     return None
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
