@@ -90,6 +90,7 @@ def resolve_proposer(cfg: DictConfig) -> None:
 def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
     choices = info.get("choices", {})
     tags = {
+        "mlflow.note.content": job_description(cfg),
         "variant": cfg.variant.name,
         "model": cfg.model.name,
         "train_data": cfg.data.train.name,
@@ -105,13 +106,37 @@ def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
     return tags
 
 
+_NOT_NAMING = ("variant", "experiment", "tracking.", "paths.", "hydra.", "hydra/")
+
+
+def job_run_name(cfg: DictConfig, info: dict[str, Any]) -> str:
+    """``int_no_filter``, ``int sft.clone_suffix=true`` (what sets a sweep's job apart), ``trial-3``."""
+    if cfg.tracking.run_name:
+        return str(cfg.tracking.run_name)
+    if cfg.tracking.trial_number is not None:
+        return f"trial-{cfg.tracking.trial_number}"
+    distinct = [o for o in info.get("overrides", []) if not o.lstrip("+~").startswith(_NOT_NAMING)]
+    return " ".join([str(cfg.variant.name), *distinct])
+
+
+def job_description(cfg: DictConfig) -> str:
+    evals = ", ".join(spec.name for spec in cfg.data.eval)
+    return (f"job: variant {cfg.variant.name} of model {cfg.model.name}, trained on {cfg.data.train.name}, "
+            f"evaluated on {evals}; stages {list(cfg.stages)}")
+
+
 def run_job(cfg: DictConfig) -> float | None:
-    from int_exp.pipeline.runner import Runner
+    from int_exp.checks import check_settings
+    from int_exp.pipeline.runner import Runner, make_plan
+    from int_exp.stages import STAGES
     from int_exp.tracking import make_tracker
 
     info = hydra_info()
     sweep_parent_run(cfg, info)
     resolve_proposer(cfg)
+    check_settings(cfg)  # before any MLflow run or cache entry exists
+    make_plan(cfg, STAGES)  # unknown stage names, likewise
+    OmegaConf.update(cfg, "tracking.run_name", job_run_name(cfg, info))
     tracker = make_tracker(cfg.tracking)
     overrides = info.get("overrides", [])
     params = {"overrides": " ".join(overrides) or "(none)"}

@@ -276,6 +276,7 @@ class TrackingConfig:
     enabled: bool = True
     uri: str = "sqlite:///mlruns/mlflow.db"  # or http://host:5000 for an `mlflow server`
     artifact_root: str = "mlruns/artifacts"  # used when the experiment is created locally
+    connect_timeout_s: float = 10.0  # an http(s) tracking server that does not answer fails after this
     experiment: str = "int-exp"
     run_name: str | None = None
     parent_run_id: str | None = None  # set by sweeps so trials nest under one parent
@@ -314,3 +315,4 @@ def register_configs() -> None:
     """Store the root schema; conf/config.yaml lists it first in its defaults."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
+

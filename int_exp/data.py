@@ -187,10 +187,13 @@ def _read_file(source: str) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return pd.DataFrame(read_jsonl(path))
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    # csv: every cell as text, empty cells as "" (so they are reported as empty, not as "nan")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        # csv: every cell as text, empty cells as "" (so they are reported as empty, not as "nan")
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
+        raise ValueError(f"data file {source}: cannot be read as {suffix[1:]} ({type(e).__name__}: {e})") from e
 
 
 def _read_hub(source: str, split: str) -> pd.DataFrame:

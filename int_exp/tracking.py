@@ -53,6 +53,24 @@ def store_lock(uri: str) -> Iterator[None]:
         yield
 
 
+def check_server(uri: str, timeout: float) -> None:
+    """An http(s) tracking server must answer ``/health`` within ``timeout`` seconds (MLflow's
+    client would retry for minutes before saying anything)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered (a proxy or an older server without /health)
+    except (OSError, ValueError) as e:
+        raise ConnectionError(f"tracking.uri={uri}: no MLflow server answered within {timeout:.0f} s ({e}); "
+                              "start one (mlflow server ...) or set tracking.uri to a sqlite:/// store") from e
+
+
 def is_local_store(uri: str) -> bool:
     return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
 
@@ -101,6 +119,7 @@ class MlflowTracker:
         self.cfg = tracking_cfg
         if tracking_cfg.uri.startswith("sqlite:///"):
             Path(tracking_cfg.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        check_server(tracking_cfg.uri, float(getattr(tracking_cfg, "connect_timeout_s", 10.0)))
         mlflow.set_tracking_uri(tracking_cfg.uri)
         with store_lock(tracking_cfg.uri):  # a fresh sqlite store: one job creates and migrates it
             self.client = MlflowClient(tracking_cfg.uri)
@@ -179,7 +198,7 @@ class MlflowTracker:
 
     @contextlib.contextmanager
     def stage(self, name: str, key: str) -> Iterator[StageRun]:
-        tags = {"stage": name, "cache_key": key}
+        tags = {"stage": name, "cache_key": key, "mlflow.note.content": f"stage {name} (cache key {key})"}
         with self.run(name, self.parent_run_id, tags) as run_id:
             yield StageRun(self, run_id)
 

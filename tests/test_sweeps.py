@@ -50,6 +50,12 @@ def test_sweep_over_sft_settings_reuses_the_data_stages(tmp_path):
     assert {s: second[s] for s in data_stages} == {s: "true" for s in data_stages}
     assert {s: second[s] for s in ("sft", "rl", "eval")} == {"sft": "false", "rl": "false", "eval": "false"}
     assert "report" in [a.path for a in client.list_artifacts(parents[0].info.run_id)]
+    # names a person can read: the job by what sets it apart, the stage by its name, the parent as a sweep
+    assert [j.info.run_name for j in jobs] == ["int sft.clone_suffix=true", "int sft.clone_suffix=false"]
+    assert parents[0].info.run_name.startswith("smoke: sft.clone_suffix sweep 20")
+    stage_names = {r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == jobs[0].info.run_id}
+    assert stage_names == set(data_stages) | {"sft", "rl", "eval"}
+    assert all(r.data.tags.get("mlflow.note.content") for r in runs)
 
 
 def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path):
@@ -69,6 +75,8 @@ def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path)
     assert [len(children[p.info.run_id]) for p in parents] == [3, 2]
     trial_numbers = [sorted(int(c.data.params["trial_number"]) for c in children[p.info.run_id]) for p in parents]
     assert trial_numbers == [[0, 1, 2], [3, 4]]
+    names = sorted(c.info.run_name for p in parents for c in children[p.info.run_id])
+    assert names == [f"trial-{n}" for n in range(5)]  # no random names, no collisions
     for parent in parents:
         assert parent.info.status == "FINISHED"
         assert "best_value" in parent.data.metrics and "best.sft.learning_rate" in parent.data.params
