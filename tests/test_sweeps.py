@@ -51,7 +51,7 @@ def test_sweep_over_sft_settings_reuses_the_data_stages(tmp_path):
     assert {s: second[s] for s in ("sft", "rl", "eval")} == {"sft": "false", "rl": "false", "eval": "false"}
     assert "report" in [a.path for a in client.list_artifacts(parents[0].info.run_id)]
     # names a person can read: the job by what sets it apart, the stage by its name, the parent as a sweep
-    assert [j.info.run_name for j in jobs] == ["int sft.clone_suffix=true", "int sft.clone_suffix=false"]
+    assert [j.info.run_name for j in jobs] == ["int sft.clone_suffix=True", "int sft.clone_suffix=False"]
     assert parents[0].info.run_name.startswith("smoke: sft.clone_suffix sweep 20")
     stage_names = {r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == jobs[0].info.run_id}
     assert stage_names == set(data_stages) | {"sft", "rl", "eval"}
