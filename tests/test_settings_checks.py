@@ -102,3 +102,19 @@ def test_a_hub_id_offline_and_not_cached_fails_at_once(monkeypatch):
     problems = hub_model_problems("nobody-here/no-such-model-xyz", None)
     assert len(problems) == 1 and "unreachable (offline)" in problems[0] and time.time() - started < 5
     assert hub_model_problems("builtin:tiny", None) == [] and hub_model_problems("gsm8k", None) == []
+
+
+def test_repeated_problem_texts_are_counted_and_warned_about(tmp_path, caplog):
+    import json
+
+    from int_exp.pipeline.runner import Runner
+    from int_exp.tracking import NullTracker
+
+    path = tmp_path / "p.jsonl"
+    rows = [{"problem": "1+1?", "answer": "2"}, {"problem": "2+2?", "answer": "4"}, {"problem": "1+1?", "answer": "2"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    workspace = {"cache": tmp_path / "cache", "uri": "", "artifacts": tmp_path}
+    cfg = smoke(workspace, f"data.train.source={path}", "stages=[problems]", "tracking.enabled=false")
+    result = Runner(cfg, NullTracker()).run()["problems"]
+    assert result.metrics["funnel/problems_repeated_text"] == 2 and len(result.table()) == 3
+    assert "share their text" in caplog.text

@@ -11,7 +11,12 @@ def run(ctx: StageContext) -> StageOutput:
     from int_exp.data import load_dataset_spec
 
     table = load_dataset_spec(ctx.cfg.data.train, ctx.cfg.data, train=True)
-    return StageOutput(tables={"main": table}, metrics={"funnel/problems": len(table)})
+    repeated = table[table["problem"].duplicated(keep=False)]
+    if len(repeated):  # kept (ids differ), but every statistic over problems counts them twice
+        ctx.log.warning("%d training problems share their text with another (e.g. ids %s): they are kept, "
+                        "and count twice in per-problem statistics", len(repeated), list(repeated["problem_id"][:4]))
+    return StageOutput(tables={"main": table}, metrics={"funnel/problems": len(table),
+                                                        "funnel/problems_repeated_text": len(repeated)})
 
 
 STAGE = Stage(name="problems", version="1", reads=READS, inputs={}, run=run, description=__doc__)
