@@ -76,6 +76,10 @@ _STEP_REFERENCE = re.compile(
 )
 
 
+_WINDOW = 40  # characters of left context the number rules look at (keeps long contents linear)
+_MAX_GRADER_SIDES = 64  # expressions per content sent to the grader (interventions are a few sentences)
+
+
 def _to_fraction(text: str) -> Fraction | None:
     try:
         return Fraction(text.replace(",", ""))
@@ -97,7 +101,7 @@ def _atom_value(m: re.Match) -> Fraction | None:
 def _negated(text: str, start: int) -> bool:
     """Whether the atom at ``start`` carries a unary minus (``-2``, ``x = -2``, "is -2"; not ``5-2``,
     ``x-2``): a binary minus has a number, a variable or a closing bracket on its left, not a word."""
-    before = text[:start].rstrip()
+    before = text[max(0, start - _WINDOW) : start].rstrip()
     if not before.endswith("-"):
         return False
     left = before[:-1].rstrip()
@@ -114,7 +118,7 @@ def _bound(text: str) -> list[bool]:
     inside, stack = [], []
     for i, ch in enumerate(text):
         if ch == "{" or (ch == "[" and text[:i].rstrip().endswith("\\sqrt")):
-            stack.append(bool(stack and stack[-1]) or ch == "[" or bool(_GROUP_OWNER.search(text[:i])))
+            stack.append(bool(stack and stack[-1]) or ch == "[" or bool(_GROUP_OWNER.search(text[max(0, i - 16) : i])))
         elif ch in "}]" and stack:
             stack.pop()
         inside.append(bool(stack and stack[-1]))
@@ -123,7 +127,7 @@ def _bound(text: str) -> list[bool]:
 
 def _stands_alone(text: str, start: int, end: int, is_frac: bool, bound: list[bool]) -> bool:
     """Whether the number at ``text[start:end]`` is stated, not a part of a larger expression."""
-    before, head = text[start - 1 : start], text[:start]
+    before, head = text[start - 1 : start], text[max(0, start - _WINDOW) : start]  # context is local
     if before.isalnum() or before in ("^", "_", ".", "/") or _FUNCTION_BEFORE.search(head) or bound[start]:
         return False  # x2, x^2, a_2, 0.2 (.2), x/2, \sqrt 2, \sin 30, \frac{1}{..}, \sqrt{3+2}, x^{2}
     if _STEP_REFERENCE.search(head.rstrip()[-30:]) and not head.rstrip().endswith(("=", ":")):
@@ -317,7 +321,7 @@ class _Answer:
 def _number_leak(content: str, gold: _Answer) -> bool:
     if any(value == gold.number for value in _stated_numbers(content)):
         return True
-    for side in _sides(content, split=True):
+    for side in _sides(content, split=True)[: _MAX_GRADER_SIDES * 4]:
         if _compound(side) and not _ATOM.fullmatch(side.lstrip("- ")):  # lone numbers: done above
             value = _arithmetic_value(side)
             if value == gold.number if value is not None else _equivalent(side, gold.text):
@@ -329,7 +333,8 @@ def _expression_leak(content: str, gold: _Answer) -> bool:
     if _written(content, gold.text):
         return True
     split = not _RELATION.search(gold.text)  # an answer like "1 < x < 2" is compared whole
-    return any(_equivalent(side, gold.text) for side in _sides(content, split) if side != gold.text)
+    sides = [side for side in _sides(content, split) if side != gold.text][:_MAX_GRADER_SIDES]
+    return any(_equivalent(side, gold.text) for side in sides)
 
 
 def leaks_answer(content: str, answer: str) -> bool:
