@@ -51,7 +51,8 @@ def test_eval_job_logs_pass_at_k_config_dataset_and_plot_then_hits_the_cache(wor
         assert 0.0 <= job.data.metrics[key] <= 1.0
     assert job.data.metrics["arith/problems"] == 6
     assert job.data.params["eval.n"] == "4" and job.data.params["model.name_or_path"] == "builtin:tiny"
-    assert "config.yaml" in [a.path for a in client.list_artifacts(job.info.run_id)]
+    job_artifacts = [a.path for a in client.list_artifacts(job.info.run_id)]
+    assert "config.yaml" in job_artifacts and "pass_at_k.png" in job_artifacts  # the plot on the job run too
     evaluation = stages["eval"]
     assert [d.dataset.name for d in evaluation.inputs.dataset_inputs] == ["eval/arith"]
     assert "pass_at_k.png" in [a.path for a in client.list_artifacts(evaluation.info.run_id)]
