@@ -30,18 +30,19 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from int_exp.grading_forms import THOUSANDS_SEP  # the grader's own rule (light: re only)
+
 # ------------------------------------------------------------------------------------------------
 # Normalisation shared by answers and contents
 # ------------------------------------------------------------------------------------------------
 
-_THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |\\;|\\!|~)(?=\d{3}(?!\d))")
 _DELIMS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\[,;:! ]")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
 
 
 def _normalise(text: str) -> str:
     text = text.replace("\u2212", "-").replace("\u00b0", "^\\circ").replace("\\$", " ")
-    text = _THOUSANDS.sub("", text)
+    text = THOUSANDS_SEP.sub("", text)
     text = _TEXT_CMD.sub(r" \1 ", text)
     text = re.sub(r"\\[dt]frac(?![a-zA-Z])", r"\\frac", text)
     text = _DELIMS.sub(" ", text)

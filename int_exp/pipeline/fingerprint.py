@@ -6,7 +6,7 @@ stage's config subset that names an existing local file or folder therefore adds
 its contents (a folder: of every file in it, by relative path) to the key. Hub ids, builtin
 names (``builtin:...``, ``arith``) and URLs name nothing on disk and keep their text only.
 
-Hashing is done once per file and process, and remembered on disk by (path, size, mtime) in the
+Each file is hashed once, and the digest remembered on disk by (path, size, mtime) in the
 cache root, so a multi-GB model folder is read once, not once per job.
 """
 
@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from int_exp.pipeline.cache import file_digest
+
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
-_memory: dict[str, str] = {}
 
 
 def _looks_like_path(text: str) -> bool:
@@ -48,17 +49,11 @@ def _candidate_paths(value: Any) -> Iterator[str]:
 
 
 def _file_digest(path: Path, memo: dict[str, str]) -> str:
+    """:func:`~.cache.file_digest`, remembered in ``memo`` by (path, size, mtime)."""
     stat = path.stat()
     token = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    if token in _memory:
-        return _memory[token]
     if token not in memo:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-        memo[token] = digest.hexdigest()[:20]
-    _memory[token] = memo[token]
+        memo[token] = file_digest(path)
     return memo[token]
 
 

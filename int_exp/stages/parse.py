@@ -1,8 +1,8 @@
 """Stage `parse`: proposals to interventions.
 
 Reads the final ``<intervention>`` block of each proposal (never an earlier draft:
-:mod:`int_exp.interventions.parsing`), counts how its location was spelt (``funnel/location_*``), drops those that do not parse (counted
-by reason, never fatal), those whose content is text of the proposer's prompt template (small
+:mod:`int_exp.interventions.parsing`), counts how its location was spelt (``funnel/location_*``),
+drops those that do not parse (counted by reason, never fatal), those whose content is text of the proposer's prompt template (small
 models echo its format example) and those that leak the final answer, then keeps
 ``intervention.per_attempt`` per (problem, incorrect attempt). Output: the failure columns plus
 ``intervention`` {content, location}, ``intervention_guided_attempt``, ``proposer_prompt``,
@@ -42,13 +42,13 @@ def run(ctx: StageContext) -> StageOutput:
     locations = Counter({kind: 0 for kind in LOCATION_KINDS})  # how the parsed locations were spelt
     for row in proposals:
         result = parse_intervention_detailed(row["proposer_output"], len(split_steps(row["incorrect_attempt"])))
-        intervention, reason = result.intervention, result.reason
-        if intervention is not None:
-            locations[result.location_kind] += 1
+        intervention = result.intervention
         if intervention is None:
-            unparseable[reason] += 1
-            rejected.append({**row, "reason": reason})
-        elif drop := why_unusable(intervention["content"], str(row["answer"]), templates):
+            unparseable[result.reason] += 1
+            rejected.append({**row, "reason": result.reason})
+            continue
+        locations[result.location_kind] += 1  # every intervention read, usable or not (funnel/parsed)
+        if drop := why_unusable(intervention["content"], str(row["answer"]), templates):
             dropped[drop] += 1
             rejected.append({**row, "reason": drop, "intervention": intervention})
         else:
