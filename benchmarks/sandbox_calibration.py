@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from int_exp.config import ArithConfig, SandboxModelConfig
-from int_exp.sandbox import SANDBOX_ARITH, load_card, train_sandbox_model
-from int_exp.sandbox_eval import evaluate_sandbox
+from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
+from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
+from int_exp.domains.arith.sandbox_model import SANDBOX_ARITH, load_card, train_sandbox_model
 
 
 def _parse_sets(items: list[str], cls):
@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=0)
     ap.add_argument("--set", nargs="*", default=[], help="SandboxModelConfig overrides, key=value")
     ap.add_argument("--arith", nargs="*", default=[],
-                    help="ArithConfig overrides, key=value (on top of int_exp.sandbox.SANDBOX_ARITH)")
+                    help="ArithConfig overrides, key=value (on top of int_exp.domains.arith.sandbox_model.SANDBOX_ARITH)")
     ap.add_argument("--examples", type=int, default=3, help="failed hard attempts to print")
     args = ap.parse_args()
 

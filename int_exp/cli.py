@@ -60,8 +60,11 @@ def hydra_info() -> dict[str, Any]:
 
 def comparison_group(cfg: DictConfig) -> str:
     """Runs comparable in one table share the base model and every evaluation setting."""
-    keys = ["model.name_or_path", "model.revision", "model.tiny", "model.sandbox", "data.eval", "data.limit",
-            "data.seed", "data.arith", "data.prompt_template", "eval", "sampling.top_p", "sampling.top_k"]
+    from int_exp.domains import all_domains
+
+    domain_sections = [path for domain in all_domains() for path in domain.settings]  # data.arith, model.sandbox
+    keys = ["model.name_or_path", "model.revision", "model.tiny", "data.eval", "data.limit", "data.seed",
+            "data.prompt_template", "eval", "sampling.top_p", "sampling.top_k", *domain_sections]
     subset = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
               for k in keys for v in [OmegaConf.select(cfg, k)]}
     return hashlib.sha256(json.dumps(subset, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -77,12 +80,14 @@ def sweep_parent_run(cfg: DictConfig, info: dict[str, Any]) -> None:
 
 
 def resolve_proposer(cfg: DictConfig) -> None:
-    """``intervention.proposer=auto``: the exact step checker where the training data has one
-    (arith), else the policy itself. Resolved before any cache key is computed, so ``auto`` and the
+    """``intervention.proposer=auto``: the exact step checker where the training data's domain has
+    one (arith), else the policy itself. Resolved before any cache key is computed, so ``auto`` and the
     value it stands for share cache entries, and MLflow records what ran."""
     if cfg.intervention.proposer != "auto":
         return
-    proposer = "oracle" if cfg.data.train.source == "arith" else "self"
+    from int_exp.domains import domain_of
+
+    proposer = "oracle" if domain_of(str(cfg.data.train.source)).oracle() is not None else "self"
     OmegaConf.update(cfg, "intervention.proposer", proposer)
     log.info("intervention.proposer=auto -> %s (training data: %s)", proposer, cfg.data.train.source)
 
@@ -123,6 +128,13 @@ def job_description(cfg: DictConfig) -> str:
     evals = ", ".join(spec.name for spec in cfg.data.eval)
     return (f"job: variant {cfg.variant.name} of model {cfg.model.name}, trained on {cfg.data.train.name}, "
             f"evaluated on {evals}; stages {list(cfg.stages)}")
+
+
+def register_configs() -> None:
+    """Store the root schema (generic sections plus every domain's) in Hydra's ConfigStore."""
+    from int_exp.domains.schema import register_configs as register
+
+    register()
 
 
 def run_job(cfg: DictConfig) -> float | None:

@@ -13,8 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+
+from int_exp.backends.base import SamplingConfig
+
+
+def setting(cfg: Any, name: str, default: Any = None) -> Any:
+    """Field ``name`` of a config section, dataclass, mapping or namespace (``default`` when
+    absent or when ``cfg`` is None): the one accessor for code that takes any of them."""
+    if cfg is None:
+        return default
+    if isinstance(cfg, Mapping):
+        return cfg.get(name, default)
+    return getattr(cfg, name, default)
 
 
 def plain_dict(cfg: Any) -> dict[str, Any]:
@@ -49,37 +60,6 @@ class TinyModelConfig:
 
 
 @dataclass
-class SandboxModelConfig:
-    """A small transformer trained from scratch on the arith domain (see int_exp/sandbox)."""
-
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4  # head_dim = hidden_size / num_heads must be >= 32 (vLLM's CPU attention)
-    intermediate_size: int = 512
-    max_position_embeddings: int = 1024
-    # Training data: problems of the arith `pretrain` split with train_min_ops..train_max_ops
-    # operations; operands, operations and seed come from data.arith (calibrated with
-    # max_operand 20, max_multiplier 3, max_value 199: int_exp.sandbox.SANDBOX_ARITH).
-    train_problems: int = 20000
-    train_min_ops: int = 1
-    train_max_ops: int = 8  # 5 (hard unseen) leaves hard at 0%: see int_exp/sandbox.py
-    train_steps: int = 1800
-    batch_size: int = 16
-    learning_rate: float = 3e-3
-    warmup_steps: int = 50
-    min_lr_ratio: float = 0.1
-    weight_decay: float = 0.01
-    num_threads: int = 0  # 0: all cores (at most 8)
-    device: str = "cpu"  # cpu | cuda | auto
-    # bf16 autocast in training: auto = where the hardware has native bf16 (AVX512-BF16/AMX CPUs,
-    # GPUs), about 1.5x faster on such CPUs; fp32 | bf16 force it.
-    precision: str = "auto"
-    eval_problems: int = 32  # held-out test problems per difficulty for the card (0: skip)
-    eval_temperature: float = 0.8
-    seed: int = 0
-
-
-@dataclass
 class ModelConfig:
     name: str = MISSING  # short label used in tags and reports
     # A hub id or local folder, or a builtin: "builtin:tiny", "builtin:smollm2_135m",
@@ -89,24 +69,6 @@ class ModelConfig:
     dtype: str = "float32"  # bfloat16 on GPUs
     max_context: int = 2048  # prompts longer than this minus max_tokens are truncated
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
-    sandbox: SandboxModelConfig = field(default_factory=SandboxModelConfig)
-
-
-@dataclass
-class ArithConfig:
-    """Synthetic multi-step arithmetic (int_exp/arith.py)."""
-
-    min_steps: int = 3  # operations per problem (the detailed reference has 2 more steps)
-    max_steps: int = 6
-    max_operand: int = 99  # + and - operands: 1..max_operand (also the start value's range)
-    max_multiplier: int = 9  # * and / operands: 2..max_multiplier (division is exact)
-    max_value: int = 9999  # no running value exceeds this in size
-    allow_negative: bool = False  # let running values go below zero
-    operations: list[str] = field(default_factory=lambda: ["+", "-", "*"])  # any of + - * /
-    reference_style: str = "detailed"  # detailed | terse (high-level, few steps: off-policy)
-    train_size: int = 2000
-    test_size: int = 200
-    seed: int = 0  # generator seed (splits stay disjoint for any seed: hash of the problem text)
 
 
 @dataclass
@@ -118,7 +80,6 @@ class DatasetSpec:
     limit: int | None = None  # overrides data.limit for this dataset
     # Rename mapping for files and hub sets, e.g. {problem: question, answer: final}.
     columns: dict[str, str] = field(default_factory=dict)
-    arith: ArithConfig | None = None  # overrides data.arith for this dataset
 
 
 @dataclass
@@ -130,10 +91,9 @@ class DataConfig:
     slice: str | None = None  # "start:stop" of the training problems, after the subset
     shard: str | None = None  # "i/N": this job's share of the training problems
     merge_shards: int | None = None  # N: merge the N shard entries of `merge_at` (pipeline/shards.py)
-    merge_at: str = "guided_rollouts"
+    merge_at: str = "correctness_filter"
     # The user message for every policy prompt (rollouts, RL, SFT, eval); {problem} is replaced.
     prompt_template: str = "{problem}"
-    arith: ArithConfig = field(default_factory=ArithConfig)
 
 
 @dataclass
@@ -155,15 +115,6 @@ class BackendConfig:
     max_concurrency: int = 32
     timeout_s: float = 600.0
     max_retries: int = 5
-
-
-@dataclass
-class SamplingConfig:
-    temperature: float = 0.7
-    top_p: float = 0.8
-    top_k: int = 20
-    max_tokens: int = 16384
-    seed: int = 0
 
 
 @dataclass
@@ -309,10 +260,3 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     variant: VariantConfig = field(default_factory=VariantConfig)
-
-
-def register_configs() -> None:
-    """Store the root schema; conf/config.yaml lists it first in its defaults."""
-    cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
-

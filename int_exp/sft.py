@@ -32,7 +32,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from int_exp.steps import STEP_SEPARATOR, join_steps, split_steps
+from int_exp.interventions.steps import STEP_SEPARATOR, join_steps, split_steps
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def build_example(row: dict, clone_prefix: bool, clone_suffix: bool) -> dict:
         if _missing(completion):
             raise ValueError(
                 "sft.clone_suffix=true needs the 'guided_completion' column (a correct continuation of the "
-                "intervention-guided attempt, written by the guided_rollouts stage); this row has none"
+                "intervention-guided attempt, written by the correctness_filter stage); this row has none"
             )
         target += str(completion)
     return {"problem": row["problem"], "context": context, "target": target, "eos": bool(clone_suffix)}

@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from int_exp.config import register_configs
+from int_exp.cli import register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -174,7 +174,7 @@ def test_no_argument_run_is_the_sandbox_int_pipeline():
 
 
 def test_sandbox_experiment_uses_the_domain_the_model_is_calibrated_for():
-    from int_exp.sandbox import SANDBOX_ARITH
+    from int_exp.domains.arith.sandbox_model import SANDBOX_ARITH
 
     arith = compose_cfg(["experiment=sandbox"]).data.arith
     assert {k: OmegaConf.to_container(arith)[k] for k in SANDBOX_ARITH} == SANDBOX_ARITH

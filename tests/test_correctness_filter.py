@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from int_exp.arith import parse_problem
 from int_exp.backends.base import continues_final_message
+from int_exp.domains.arith.generator import parse_problem
 from int_exp.pipeline.runner import Runner
 from int_exp.pipeline.stage import StageContext
 from int_exp.tracking import NullTracker
@@ -58,31 +58,31 @@ def scripted(monkeypatch):
 def test_filter_keeps_interventions_with_enough_correct_continuations(cache, scripted, min_correct,
                                                                       expect_even_kept):
     cfg = smoke({"cache": cache, "uri": "", "artifacts": cache},
-                "stages=[guided_rollouts]", "tracking.enabled=false", f"intervention.min_correct={min_correct}",
+                "stages=[correctness_filter]", "tracking.enabled=false", f"intervention.min_correct={min_correct}",
                 f"intervention.filter_samples={SAMPLES}", "data.limit=12")
     results = Runner(cfg, NullTracker()).run()
-    sampled = results["guided_sampling"].table()
+    sampled = results["continuations"].table()
     assert len(sampled) > 0
     even = sampled["problem"].map(lambda p: answer_of(p) % 2 == 0)
     assert even.any() and (~even).any(), "the seeded problems should include both kinds"
     assert list(sampled["guided_correct"]) == [SAMPLES // 2 if e else 0 for e in even]
 
-    kept = results["guided_rollouts"].table()
+    kept = results["correctness_filter"].table()
     expected_ids = set(sampled[even]["attempt_id"]) if expect_even_kept else set()
     assert set(kept["attempt_id"]) == expected_ids
     for row in kept.to_dict("records"):  # the stored continuation is a correct one, verbatim
         assert row["guided_completion"] == f"\n\nThe answer is \\boxed{{{answer_of(row['problem'])}}}."
         assert row["guided_completion_correct"]
-    assert results["guided_rollouts"].metrics["funnel/kept"] == len(expected_ids)
-    assert results["guided_rollouts"].metrics["funnel/filtered_out"] == len(sampled) - len(expected_ids)
+    assert results["correctness_filter"].metrics["funnel/kept"] == len(expected_ids)
+    assert results["correctness_filter"].metrics["funnel/filtered_out"] == len(sampled) - len(expected_ids)
 
 
 def test_without_the_filter_every_parsed_intervention_is_kept_and_nothing_is_sampled(cache, scripted):
     cfg = smoke({"cache": cache, "uri": "", "artifacts": cache},
-                "stages=[guided_rollouts]", "tracking.enabled=false", "intervention.correctness_filter=false")
+                "stages=[correctness_filter]", "tracking.enabled=false", "intervention.correctness_filter=false")
     results = Runner(cfg, NullTracker()).run()
-    assert "guided_sampling" not in results
-    assert len(results["guided_rollouts"].table()) == len(results["parse"].table()) > 0
+    assert "continuations" not in results
+    assert len(results["correctness_filter"].table()) == len(results["parse"].table()) > 0
 
 
 ECHO = ('Substep 1 is wrong.\n<intervention>{"content": "the step the student should write instead", '
@@ -117,7 +117,7 @@ def test_parse_drops_interventions_that_echo_the_prompts_format_example(cache, m
 def test_sample_report_names_why_each_row_was_dropped():
     import pandas as pd
 
-    from int_exp.stages.guided_rollouts import sample_report
+    from int_exp.stages.correctness_filter import sample_report
 
     base = {"problem_id": "p1", "incorrect_attempt": "Step one.\n\nStep two.", "proposer_output": "no block here"}
     kept = pd.DataFrame([{**base, "intervention": {"content": "Redo step two.", "location": 2}}])

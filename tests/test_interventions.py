@@ -22,7 +22,7 @@ from int_exp.interventions import (
     proposer_turn2_detailed,
     reflect_chat,
 )
-from int_exp.steps import format_intervention, split_steps
+from int_exp.interventions.steps import format_intervention, split_steps
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

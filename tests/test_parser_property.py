@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from int_exp.interventions import PARSE_REASONS, guided_attempt, parse_intervention, parse_intervention_reason
 from int_exp.interventions.parsing import is_no_intervention
-from int_exp.steps import format_intervention
+from int_exp.interventions.steps import format_intervention
 
 SETTINGS = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 

@@ -11,7 +11,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from int_exp.pipeline.cache import Cache, cache_key
-from int_exp.pipeline.runner import Runner, execution_order, make_plan
+from int_exp.pipeline.plan import execution_order, make_plan
+from int_exp.pipeline.runner import Runner
 from int_exp.pipeline.stage import MANIFEST, Stage, StageOutput
 from int_exp.tracking import NullTracker
 
@@ -187,9 +188,9 @@ def test_plan_runs_training_stages_only_when_listed_and_enabled(tmp_path):
     assert order(["sft", "rl", "eval"], sft=False)[-3:] == ["problems", "rl", "eval"]
     assert order(["rl"], sft=False, rl_problems="unsolved")[-2:] == ["rollouts", "rl"]  # the hard set
     full = order(["sft", "rl", "eval"])
-    assert full.index("guided_sampling") < full.index("guided_rollouts") < full.index("sft") < full.index("rl")
-    assert "guided_sampling" not in order(["sft"], filt=False)
+    assert full.index("continuations") < full.index("correctness_filter") < full.index("sft") < full.index("rl")
+    assert "continuations" not in order(["sft"], filt=False)
     assert "reflect" in order(["sft"], data="reflection")
-    assert order(["guided_rollouts"])[-1] == "guided_rollouts" and "sft" not in order(["guided_rollouts"])
+    assert order(["correctness_filter"])[-1] == "correctness_filter" and "sft" not in order(["correctness_filter"])
     with pytest.raises(ValueError, match="unknown stage"):
         order(["evaluate"])

@@ -107,14 +107,14 @@ def test_paper_experiment_has_the_papers_proposer_settings():
 
 def test_sample_report_shows_the_rendered_prompts_and_parse_counts_location_kinds(tmp_path, monkeypatch):
     monkeypatch.setattr(StageContext, "make_backend", lambda self, *a, **kw: RecordingProposer())
-    cfg = smoke({"cache": tmp_path, "uri": "", "artifacts": tmp_path}, "stages=[guided_rollouts]",
+    cfg = smoke({"cache": tmp_path, "uri": "", "artifacts": tmp_path}, "stages=[correctness_filter]",
                 "tracking.enabled=false", "intervention.proposer=self", "intervention.k=2",
                 "intervention.correctness_filter=false", "intervention.sampling.max_tokens=64")
     results = Runner(cfg, NullTracker()).run()
     parse = results["parse"]
     assert parse.metrics["funnel/location_integer"] == parse.metrics["funnel/parsed"] > 0
     assert parse.metrics["funnel/location_label"] == 0
-    report = next(f for f in results["guided_rollouts"].files if f.name == "sample_interventions.md").read_text()
+    report = next(f for f in results["correctness_filter"].files if f.name == "sample_interventions.md").read_text()
     assert "## The proposer's prompt (first proposal)" in report
     assert "**Substep 1:**" in report and "## 4. Draft, self-check, revision" in report
     assert "### user" in report and "### assistant" in report and "solution 0.0" in report

@@ -8,9 +8,16 @@ import json
 
 import pytest
 
-from int_exp.arith import arith_table, generate_problems
-from int_exp.config import ArithConfig, SandboxModelConfig
-from int_exp.sandbox import CARD_NAME, END, build_tokenizer, encode_example, load_card, train_sandbox_model
+from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
+from int_exp.domains.arith.generator import arith_table, generate_problems
+from int_exp.domains.arith.sandbox_model import (
+    CARD_NAME,
+    END,
+    build_tokenizer,
+    encode_example,
+    load_card,
+    train_sandbox_model,
+)
 
 TINY = SandboxModelConfig(
     hidden_size=64, num_layers=1, num_heads=2, intermediate_size=128, max_position_embeddings=512,
@@ -98,13 +105,16 @@ def tiny_sandbox_dir(tmp_path_factory):
     """A tiny sandbox built through the model stage's entry point, with Hydra-style configs."""
     from omegaconf import OmegaConf
 
-    from int_exp.config import DataConfig, ModelConfig
-    from int_exp.models import materialize_builtin
+    from int_exp.domains.schema import schemas
+    from int_exp.stages.model import builtin
 
     out = tmp_path_factory.mktemp("tiny-sandbox")
-    model_cfg = OmegaConf.structured(ModelConfig(name="sandbox", name_or_path="builtin:sandbox", sandbox=TINY))
-    data_cfg = OmegaConf.structured(DataConfig(arith=ArithConfig(max_operand=20, max_multiplier=5, max_value=999)))
-    materialize_builtin(model_cfg, out, data_cfg=data_cfg)
+    ns = schemas()
+    cfg = OmegaConf.create({
+        "model": OmegaConf.structured(ns.ModelConfig(name="sandbox", name_or_path="builtin:sandbox", sandbox=TINY)),
+        "data": OmegaConf.structured(ns.DataConfig(arith=ArithConfig(max_operand=20, max_multiplier=5, max_value=999))),
+    })
+    builtin("builtin:sandbox").build(cfg, out)
     return out
 
 
@@ -154,8 +164,8 @@ def test_rejects_small_heads(tmp_path):
 
 
 def test_training_problems_are_easy_and_medium_pretrain():
-    from int_exp.arith import split_of
-    from int_exp.sandbox import pretrain_problems
+    from int_exp.domains.arith.generator import split_of
+    from int_exp.domains.arith.sandbox_model import pretrain_problems
 
     cfg = dataclasses.replace(TINY, train_problems=50, train_min_ops=1, train_max_ops=5)
     problems = pretrain_problems(cfg, ArithConfig())
@@ -169,8 +179,8 @@ def test_training_problems_are_easy_and_medium_pretrain():
 def test_default_sandbox_is_calibrated(tmp_path):
     """Builds the default sandbox (minutes on 2 cores) and checks sampled accuracy by difficulty
     through the hf backend."""
-    from int_exp.sandbox import SANDBOX_ARITH
-    from int_exp.sandbox_eval import evaluate_sandbox
+    from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
+    from int_exp.domains.arith.sandbox_model import SANDBOX_ARITH
 
     arith = ArithConfig(**SANDBOX_ARITH)
     train_sandbox_model(SandboxModelConfig(eval_problems=0), arith, tmp_path)

@@ -54,7 +54,7 @@ def test_every_problem_is_listed_at_once(tmp_path):
     (b'{"problem": "1+1?", "answer": "2"}\n{"problem": \n', "line 2 is not valid JSON"),
 ])
 def test_bad_jsonl_names_the_file_and_line(tmp_path, content, message):
-    from int_exp.data_builtin import read_jsonl
+    from int_exp.domains.math.sources import read_jsonl
 
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)

@@ -7,6 +7,7 @@ intervention-guided rollouts resume from prefix + intervention.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -14,14 +15,23 @@ from typing import Protocol
 Chat = list[dict[str, str]]
 
 
-@dataclass(frozen=True)
-class SamplingParams:
-    n: int = 1
+@dataclass
+class SamplingConfig:
+    """How to sample (the schema of ``sampling`` and ``intervention.sampling``). The defaults are
+    the paper's script's; every sampling setting has its default here and nowhere else."""
+
     temperature: float = 0.7
     top_p: float = 0.8
     top_k: int = 20
-    max_tokens: int = 1024
+    max_tokens: int = 16384
     seed: int = 0
+
+
+@dataclass
+class SamplingParams(SamplingConfig):
+    """One generate call's sampling: the settings and ``n`` samples per prompt."""
+
+    n: int = 1
 
 
 class GenerationBackend(Protocol):
@@ -37,3 +47,14 @@ class GenerationBackend(Protocol):
 def continues_final_message(chat: Chat) -> bool:
     """True when the chat ends with a partial assistant message to be continued."""
     return bool(chat) and chat[-1]["role"] == "assistant"
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """A well-mixed 31-bit seed for sub-stream ``keys`` of ``seed`` (a batch, a prompt index).
+
+    Deriving one seed per prompt (vLLM, servers) keeps two copies of the same prompt from
+    drawing identical samples, and keeps a prompt's samples independent of how the prompts
+    are batched or sharded.
+    """
+    text = ":".join(str(int(k)) for k in (seed, *keys))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") % (2**31 - 1)

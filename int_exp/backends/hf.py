@@ -12,8 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from int_exp.backends import derive_seed
-from int_exp.backends.base import Chat, SamplingParams, continues_final_message
+from int_exp.backends.base import Chat, SamplingParams, continues_final_message, derive_seed
 from int_exp.backends.cpu_attention import use_grouped_decoding
 
 log = logging.getLogger(__name__)
@@ -104,13 +103,13 @@ def plan_batches(
     gets its longest prompt's budget, so no row runs past the context. Prompts with no budget
     are left out (their completions stay empty).
     """
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    full = [i for i in order if 0 < budgets[i] == max_tokens]
-    clipped = [i for i in order if 0 < budgets[i] < max_tokens]
+    from int_exp.models.batching import length_batches
+
     batches = []
-    for group in (full, clipped):
-        for start in range(0, len(group), batch_size):
-            batch = group[start : start + batch_size]
+    for group in ([i for i in range(len(ids)) if 0 < budgets[i] == max_tokens],
+                  [i for i in range(len(ids)) if 0 < budgets[i] < max_tokens]):
+        for rows in length_batches([len(ids[i]) for i in group], batch_size, longest_first=True):
+            batch = [group[r] for r in rows]
             batches.append((batch, min(budgets[i] for i in batch)))
     return batches
 

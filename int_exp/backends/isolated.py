@@ -39,7 +39,7 @@ def _child_main(conn: Any, opts: dict, model_path: str, dtype: str, max_context:
     """The child's loop: build the backend once, then serve generate calls until told to close."""
     backend = None
     try:
-        from int_exp.backends import build_in_process
+        from int_exp.backends.engines import build_in_process
 
         backend = build_in_process(opts, model_path, dtype=dtype, max_context=max_context)
         conn.send(("ok", None))
@@ -108,7 +108,7 @@ class IsolatedBackend:
         start: bool = True,
         close_timeout_s: float = 120.0,
     ) -> None:
-        from int_exp.backends import backend_options
+        from int_exp.config import plain_dict as backend_options
 
         opts = backend_options(cfg)
         opts["isolate"] = False
@@ -219,7 +219,7 @@ class DataParallelBackend:
     def __init__(
         self, cfg: Any, model_path: str, *, dtype: str = "float32", max_context: int | None = None
     ) -> None:
-        from int_exp.backends import backend_options
+        from int_exp.config import plain_dict as backend_options
 
         opts = backend_options(cfg)
         self.size = int(opts.get("data_parallel_size") or 1)

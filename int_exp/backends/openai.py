@@ -26,8 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
-from int_exp.backends import derive_seed
-from int_exp.backends.base import Chat, SamplingParams, continues_final_message
+from int_exp.backends.base import Chat, SamplingParams, continues_final_message, derive_seed
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 

@@ -27,22 +27,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from int_exp.backends import derive_seed
-from int_exp.backends.base import Chat, SamplingParams
+from int_exp.backends.base import Chat, SamplingParams, derive_seed
 from int_exp.backends.hf import encode_with_budgets, render_chat
+from int_exp.models.hardware import cuda_available
 
 log = logging.getLogger(__name__)
 
 CPU_KVCACHE_GIB_DEFAULT = "1"
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # noqa: BLE001
-        return False
 
 
 class VLLMBackend:
@@ -58,7 +49,7 @@ class VLLMBackend:
         max_model_len: int | None = None,
         engine_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        on_gpu = _cuda_available()
+        on_gpu = cuda_available()
         if not on_gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KVCACHE_GIB_DEFAULT)
         from vllm import LLM
@@ -147,7 +138,7 @@ class VLLMBackend:
             log.debug("vllm engine shutdown failed", exc_info=True)
         del llm
         gc.collect()
-        if _cuda_available():
+        if cuda_available():
             import torch
 
             torch.cuda.empty_cache()

@@ -5,7 +5,7 @@ The paper's self-verification runs as one two-turn conversation per proposal:
 * turn 1 (:func:`proposer_turn1`): the problem and the high-level reference solution; the model
   solves the problem guided by the reference;
 * turn 2 (:func:`proposer_turn2`): the failed attempt as numbered ``**Substep i:**`` items (steps
-  are blank-line separated, :mod:`int_exp.steps`); the model verifies it against the reference,
+  are blank-line separated, :mod:`int_exp.interventions.steps`); the model verifies it against the reference,
   names the first critical error and writes one replacement step, from the student's point of
   view, as ``<intervention>{"content": ..., "location": N}</intervention>`` (N: the substep it
   replaces). The correct final answer is shown so the model can check the step does not give it

@@ -27,10 +27,12 @@ import ast
 import functools
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from int_exp.grading_forms import THOUSANDS_SEP  # the grader's own rule (light: re only)
+from int_exp.domains.answers import unwrap_boxed
+from int_exp.domains.math.forms import THOUSANDS_SEP  # the grader's own rule (light: re only)
 
 # ------------------------------------------------------------------------------------------------
 # Normalisation shared by answers and contents
@@ -47,11 +49,6 @@ def _normalise(text: str) -> str:
     text = re.sub(r"\\[dt]frac(?![a-zA-Z])", r"\\frac", text)
     text = _DELIMS.sub(" ", text)
     return re.sub(r"\s+", " ", text).strip()
-
-
-def _unwrap_boxed(answer: str) -> str:
-    m = re.fullmatch(r"\s*\\boxed\s*\{(.*)\}\s*", answer, re.DOTALL)
-    return m.group(1).strip() if m else answer
 
 
 # ------------------------------------------------------------------------------------------------
@@ -240,15 +237,27 @@ def _arithmetic_value(expr: str) -> Fraction | None:
         return None
 
 
-@functools.lru_cache(maxsize=65536)
-def _equivalent(pred: str, gold: str) -> bool:
-    """The grader's verdict (math-verify, gold first), cached: the same sides recur."""
-    from int_exp import grading  # lazy: math-verify is only needed here
+Equivalent = Callable[[str, str], bool]
 
-    try:
-        return bool(grading.answers_equivalent(pred, gold))
-    except Exception:  # noqa: BLE001 - a grader failure is "not shown equivalent"
-        return pred.replace(" ", "") == gold.replace(" ", "")
+
+def _math_equivalent(pred: str, gold: str) -> bool:
+    from int_exp.domains.math.grading import answers_equivalent  # lazy: math-verify only when asked
+
+    return answers_equivalent(pred, gold)
+
+
+@functools.cache
+def _cached(equivalent: Equivalent) -> Equivalent:
+    """The grader's verdicts (gold second), cached per grader: the same sides recur."""
+
+    @functools.lru_cache(maxsize=65536)
+    def verdict(pred: str, gold: str) -> bool:
+        try:
+            return bool(equivalent(pred, gold))
+        except Exception:  # noqa: BLE001 - a grader failure is "not shown equivalent"
+            return pred.replace(" ", "") == gold.replace(" ", "")
+
+    return verdict
 
 
 def _compound(side: str) -> bool:
@@ -314,33 +323,34 @@ class _Answer:
     @classmethod
     @functools.lru_cache(maxsize=4096)
     def of(cls, answer: str) -> _Answer:
-        answer = _unwrap_boxed(answer)
+        answer = unwrap_boxed(answer)
         text = _normalise(answer).rstrip(".").strip()
         return cls(text, _answer_number(answer) if text else None, _answer_words(answer) if text else None)
 
 
-def _number_leak(content: str, gold: _Answer) -> bool:
+def _number_leak(content: str, gold: _Answer, equivalent: Equivalent) -> bool:
     if any(value == gold.number for value in _stated_numbers(content)):
         return True
     for side in _sides(content, split=True)[: _MAX_GRADER_SIDES * 4]:
         if _compound(side) and not _ATOM.fullmatch(side.lstrip("- ")):  # lone numbers: done above
             value = _arithmetic_value(side)
-            if value == gold.number if value is not None else _equivalent(side, gold.text):
+            if value == gold.number if value is not None else equivalent(side, gold.text):
                 return True
     return False
 
 
-def _expression_leak(content: str, gold: _Answer) -> bool:
+def _expression_leak(content: str, gold: _Answer, equivalent: Equivalent) -> bool:
     if _written(content, gold.text):
         return True
     split = not _RELATION.search(gold.text)  # an answer like "1 < x < 2" is compared whole
     sides = [side for side in _sides(content, split) if side != gold.text][:_MAX_GRADER_SIDES]
-    return any(_equivalent(side, gold.text) for side in sides)
+    return any(equivalent(side, gold.text) for side in sides)
 
 
-def leaks_answer(content: str, answer: str) -> bool:
+def leaks_answer(content: str, answer: str, equivalent: Equivalent | None = None) -> bool:
     """Whether the intervention ``content`` states an expression equal to the final ``answer``
-    (the module doc's rules). An empty answer never leaks."""
+    (the module doc's rules). An empty answer never leaks. ``equivalent(pred, gold)`` is the
+    problem's domain's answer check (the math grader by default)."""
     if content is None or answer is None:
         return False
     gold = _Answer.of(str(answer))
@@ -348,7 +358,7 @@ def leaks_answer(content: str, answer: str) -> bool:
         return False
     text = _normalise(str(content))
     if gold.number is not None:
-        return _number_leak(text, gold)
+        return _number_leak(text, gold, _cached(equivalent or _math_equivalent))
     if gold.words is not None:
         return bool(re.search(rf"(?<![A-Za-z]){re.escape(gold.words)}(?![A-Za-z])", text, re.IGNORECASE))
-    return _expression_leak(text, gold)
+    return _expression_leak(text, gold, _cached(equivalent or _math_equivalent))

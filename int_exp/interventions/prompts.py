@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from int_exp.steps import STEP_SEPARATOR, split_steps
+from int_exp.interventions.steps import STEP_SEPARATOR, split_steps
 
 TRUNCATION_MARKER = "[... truncated ...]"
 

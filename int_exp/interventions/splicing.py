@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from int_exp.steps import join_steps, split_steps
+from int_exp.interventions.steps import join_steps, split_steps
 
 
 def intervention_steps(content: str) -> list[str]:

@@ -30,7 +30,7 @@ from filelock import FileLock
 from omegaconf import OmegaConf
 
 from int_exp.pipeline.processes import HOST, process_alive
-from int_exp.pipeline.stage import MANIFEST
+from int_exp.pipeline.stage import MANIFEST, StageOutput
 
 log = logging.getLogger("int_exp.cache")
 
@@ -176,3 +176,24 @@ class Cache:
             if not (final / MANIFEST).exists():
                 raise  # someone else's complete entry is fine; anything else is not
         return final
+
+
+def write_outputs(output: StageOutput, out_dir) -> dict[str, Any]:
+    """Persist a stage's tables and describe everything in the manifest."""
+    tables = {}
+    for name, df in output.tables.items():
+        path = out_dir / f"{name}.parquet"
+        df.to_parquet(path, index=False)
+        tables[name] = {"file": path.name, "rows": len(df), "columns": list(df.columns), "digest": file_digest(path),
+                        "bytes": path.stat().st_size}
+    manifest: dict[str, Any] = {
+        "tables": tables,
+        "metrics": {k: float(v) for k, v in output.metrics.items()},
+        "files": [str(f) for f in output.files],
+        "summary": output.summary,
+    }
+    if output.model is not None:
+        manifest["model"] = {"path": output.model, "external": output.model_is_external}
+        if not output.model_is_external and (out_dir / output.model).is_dir():
+            manifest["model"]["files"] = folder_sizes(out_dir / output.model)
+    return manifest

@@ -1,85 +1,27 @@
 """The runner: plans which stages a job needs, then reuses or computes each one.
 
-``stages`` names the targets. Data stages upstream of a target are pulled in as needed; the
-training stages (``sft``, ``rl``) run only when named in ``stages`` and enabled by the variant, so
-``stages=[eval]`` evaluates the base model and ``stages=[sft,rl,eval]`` the trained one.
+``stages`` names the targets. Stages upstream of a target are pulled in as they are declared as
+inputs; a training stage runs only when named in ``stages`` and enabled by the variant, so
+``stages=[eval]`` evaluates the base model and ``stages=[sft,rl,eval]`` the trained one. The plan
+comes from the stages' declarations (:class:`~int_exp.pipeline.stage.Stage`): nothing here names a
+stage.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from int_exp.pipeline.cache import Cache, cache_key, config_subset, file_digest, folder_sizes
+from int_exp.pipeline.cache import Cache, write_outputs
 from int_exp.pipeline.fingerprint import Fingerprints
-from int_exp.pipeline.stage import Plan, Stage, StageContext, StageOutput, StageResult
+from int_exp.pipeline.plan import canonical_targets, execution_order, make_plan, stage_key
+from int_exp.pipeline.shards import merge_shards
+from int_exp.pipeline.stage import Stage, StageContext, StageResult
 
 log = logging.getLogger("int_exp.runner")
-
-TRAINING_STAGES = ("sft", "rl")
-
-
-def make_plan(cfg: DictConfig, stages: dict[str, Stage]) -> Plan:
-    targets = tuple(cfg.stages)
-    unknown = [name for name in targets if name not in stages]
-    if unknown:
-        raise ValueError(f"unknown stage(s) {unknown} in `stages`; valid stages: {sorted(stages)}")
-    plan = Plan(
-        targets=targets,
-        sft="sft" in targets and bool(cfg.sft.enabled),
-        rl="rl" in targets and bool(cfg.rl.enabled),
-    )
-    skipped = [name for name in TRAINING_STAGES if name in targets and not getattr(plan, name)]
-    if skipped:
-        log.info("variant %s disables %s: skipped", cfg.variant.name, skipped)
-    return plan
-
-
-def execution_order(cfg: DictConfig, plan: Plan, stages: dict[str, Stage], leaf: str | None = None) -> list[str]:
-    """Targets and everything they consume, upstream first (``leaf``'s own inputs are not visited)."""
-    order: list[str] = []
-    visiting: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        if name in visiting:
-            raise ValueError(f"stage graph has a cycle through {name!r}")
-        visiting.add(name)
-        for upstream in ([] if name == leaf else stages[name].input_map(cfg, plan).values()):
-            visit(upstream)
-        visiting.discard(name)
-        order.append(name)
-
-    for target in plan.targets:
-        if target in TRAINING_STAGES and not getattr(plan, target):
-            continue
-        visit(target)
-    return order
-
-
-def stage_key(stage: Stage, cfg: DictConfig, input_keys: dict[str, str],
-              fingerprints: Fingerprints | None = None) -> tuple[str, dict[str, Any]]:
-    """The cache key of ``stage`` under ``cfg`` given its inputs' keys, and the config subset.
-    Local files and folders the subset names enter the key by content."""
-    subset = config_subset(cfg, stage.config_keys(cfg))
-    fingerprints = fingerprints or Fingerprints(Path(cfg.paths.cache_dir))
-    return cache_key(stage.name, stage.version, subset, input_keys, fingerprints.of(subset)), subset
-
-
-def plan_keys(cfg: DictConfig, stages: dict[str, Stage]) -> dict[str, str]:
-    """Every stage's cache key for ``cfg``, computed without running anything."""
-    plan = make_plan(cfg, stages)
-    keys: dict[str, str] = {}
-    fingerprints = Fingerprints(Path(cfg.paths.cache_dir))
-    for name in execution_order(cfg, plan, stages):
-        inputs = {role: keys[up] for role, up in stages[name].input_map(cfg, plan).items()}
-        keys[name] = stage_key(stages[name], cfg, inputs, fingerprints)[0]
-    return keys
 
 
 def restricted_config(subset: dict[str, Any]) -> DictConfig:
@@ -92,25 +34,13 @@ def restricted_config(subset: dict[str, Any]) -> DictConfig:
     return cfg
 
 
-def write_outputs(output: StageOutput, out_dir) -> dict[str, Any]:
-    """Persist a stage's tables and describe everything in the manifest."""
-    tables = {}
-    for name, df in output.tables.items():
-        path = out_dir / f"{name}.parquet"
-        df.to_parquet(path, index=False)
-        tables[name] = {"file": path.name, "rows": len(df), "columns": list(df.columns), "digest": file_digest(path),
-                        "bytes": path.stat().st_size}
-    manifest: dict[str, Any] = {
-        "tables": tables,
-        "metrics": {k: float(v) for k, v in output.metrics.items()},
-        "files": [str(f) for f in output.files],
-        "summary": output.summary,
-    }
-    if output.model is not None:
-        manifest["model"] = {"path": output.model, "external": output.model_is_external}
-        if not output.model_is_external and (out_dir / output.model).is_dir():
-            manifest["model"]["files"] = folder_sizes(out_dir / output.model)
-    return manifest
+def check_tables(stage: Stage, cfg: DictConfig, tables: dict) -> None:
+    """A stage returns exactly the tables it declares (downstream stages read them by name)."""
+    declared = stage.table_names(cfg)
+    missing = [name for name in declared if name not in tables]
+    if missing:
+        raise RuntimeError(f"stage {stage.name!r} did not return its declared table(s) {missing}; it returned "
+                           f"{sorted(tables)}")
 
 
 class Runner:
@@ -126,6 +56,8 @@ class Runner:
 
     def run(self) -> dict[str, StageResult]:
         merge_at = OmegaConf.select(self.cfg, "data.merge_at") if OmegaConf.select(self.cfg, "data.merge_shards") else None
+        if merge_at:
+            merge_at = canonical_targets([merge_at], self.stages)[0]
         order = execution_order(self.cfg, self.plan, self.stages, leaf=merge_at)
         log.info("stages to run: %s", " -> ".join(order))
         for name in order:
@@ -133,8 +65,6 @@ class Runner:
         return self.results
 
     def run_stage(self, stage: Stage, merge: bool = False) -> StageResult:
-        from int_exp.pipeline.shards import merge_shards
-
         if merge:  # built from shard entries, not from this job's upstream stages
             inputs, key, subset = {}, None, {}
         else:
@@ -154,38 +84,37 @@ class Runner:
         self.report(result)
         return result
 
-    def load_or_compute(self, stage, key, subset, inputs, stage_run) -> StageResult:
-        entry = self.cache.entry(stage.name, key)
-        if self.cache.usable(stage.name, key):
-            return StageResult.load(stage.name, key, entry, cache_hit=True)
-        with self.cache.lock(stage.name, key):
-            if self.cache.usable(stage.name, key):  # a concurrent job finished it meanwhile
-                return StageResult.load(stage.name, key, entry, cache_hit=True)
-            with self.cache.staging(stage.name, key) as out_dir:
+    def load_or_compute(self, stage: Stage, key: str, subset: dict[str, Any], inputs: dict[str, StageResult],
+                        stage_run) -> StageResult:
+        name = stage.cache_name
+        if self.cache.usable(name, key):
+            return StageResult.load(stage.name, key, self.cache.entry(name, key), cache_hit=True)
+        with self.cache.lock(name, key):
+            if self.cache.usable(name, key):  # a concurrent job finished it meanwhile
+                return StageResult.load(stage.name, key, self.cache.entry(name, key), cache_hit=True)
+            with self.cache.staging(name, key) as out_dir:
                 log.info("stage %s: computing (key %s)", stage.name, key)
                 started = time.time()
-                context = StageContext(
-                    cfg=restricted_config(subset),
-                    inputs=inputs,
-                    out_dir=out_dir,
-                    log=logging.getLogger(f"int_exp.stages.{stage.name}"),
-                    backend_cfg=self.cfg.backend,
-                    upstream=dict(self.results),
-                    log_metrics=stage_run.log_metrics,
-                )
-                output = stage.run(context)
+                output = stage.run(self.context(stage, subset, inputs, out_dir, stage_run))
+                check_tables(stage, self.cfg, output.tables)
                 manifest = write_outputs(output, out_dir)
-                manifest.update(
-                    stage=stage.name,
-                    version=stage.version,
-                    key=key,
-                    config=subset,
-                    inputs={role: r.key for role, r in inputs.items()},
-                    seconds=round(time.time() - started, 3),
-                    created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                )
-                self.cache.commit(stage.name, key, out_dir, manifest)
-        return StageResult.load(stage.name, key, entry, cache_hit=False)
+                manifest.update(stage=name, version=stage.version, key=key, config=subset,
+                                inputs={role: r.key for role, r in inputs.items()},
+                                seconds=round(time.time() - started, 3), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                self.cache.commit(name, key, out_dir, manifest)
+        return StageResult.load(stage.name, key, self.cache.entry(name, key), cache_hit=False)
+
+    def context(self, stage: Stage, subset: dict[str, Any], inputs: dict[str, StageResult], out_dir,
+                stage_run) -> StageContext:
+        return StageContext(
+            cfg=restricted_config(subset),
+            inputs=inputs,
+            out_dir=out_dir,
+            log=logging.getLogger(f"int_exp.stages.{stage.name}"),
+            backend_cfg=self.cfg.backend,
+            upstream=dict(self.results),
+            log_metrics=stage_run.log_metrics,
+        )
 
     def report(self, result: StageResult) -> None:
         status = "cache hit" if result.cache_hit else f"computed in {result.manifest.get('seconds', 0):.1f}s"

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pandas as pd
 
-ConfigKeys = Union[Sequence[str], Callable[[Any], Sequence[str]]]
-InputMap = Union[Mapping[str, str], Callable[[Any, "Plan"], Mapping[str, str]]]
+ConfigKeys = Sequence[str] | Callable[[Any], Sequence[str]]
+InputMap = Mapping[str, str] | Callable[[Any, "Plan"], Mapping[str, str]]
 
 MANIFEST = "manifest.json"
 
@@ -30,18 +30,27 @@ class EmptyStageError(RuntimeError):
 
 @dataclass(frozen=True)
 class Plan:
-    """Which optional stages this job runs (decided once from ``stages`` and the variant)."""
+    """What this job runs, decided once from ``stages``, the variant and the stages' declarations.
+
+    ``order`` is every stage in pipeline order; ``policies`` the stages whose model a later stage
+    may use (the base model and each training stage this job runs), in that order.
+    """
 
     targets: tuple[str, ...]
-    sft: bool
-    rl: bool
+    order: tuple[str, ...]
+    policies: tuple[str, ...]
+    skipped: tuple[str, ...] = ()  # training stages named in `stages` that the variant disables
 
     def policy_before(self, stage: str) -> str:
-        """The stage whose model a consumer uses: the last active training stage before it."""
-        order = ["model"] + (["sft"] if self.sft else []) + (["rl"] if self.rl else [])
-        if stage in order:
-            order = order[: order.index(stage)]
-        return order[-1]
+        """The stage whose model ``stage`` uses: the last policy this job produces before it."""
+        position = self.order.index(stage)
+        earlier = [name for name in self.policies if self.order.index(name) < position]
+        if not earlier:
+            raise ValueError(f"stage {stage!r} needs a policy, and no policy stage comes before it")
+        return earlier[-1]
+
+    def runs(self, stage: str) -> bool:
+        return stage not in self.skipped
 
 
 @dataclass
@@ -118,14 +127,35 @@ class StageContext:
         return make_backend(self.backend_cfg, model_path, dtype=dtype, max_context=max_context)
 
 
+TableNames = Sequence[str] | Callable[[Any], Sequence[str]]
+
+
 @dataclass(frozen=True)
 class Stage:
+    """A stage's declaration; the runner derives the job's plan from these alone.
+
+    ``inputs`` maps roles to upstream stage names (a callable may use the plan, e.g.
+    ``plan.policy_before(name)``). ``tables`` names the tables the stage outputs. ``policy``: the
+    stage outputs a model later stages may sample from or train. ``trains``: a training stage,
+    run only when named in ``stages`` and enabled by ``<trains>.enabled`` (the variant sets it).
+    ``legacy_name``: the name the stage had when its cache entries were written (they stay valid).
+    """
+
     name: str
     version: str  # bump when the logic changes what the stage outputs
     reads: ConfigKeys
     inputs: InputMap
     run: Callable[[StageContext], StageOutput]
     description: str = ""
+    tables: TableNames = ("main",)
+    policy: bool = False
+    trains: str | None = None
+    legacy_name: str | None = None
+
+    @property
+    def cache_name(self) -> str:
+        """The name in cache keys and cache folders (unchanged by a rename)."""
+        return self.legacy_name or self.name
 
     def config_keys(self, cfg: Any) -> list[str]:
         keys = self.reads(cfg) if callable(self.reads) else self.reads
@@ -133,3 +163,14 @@ class Stage:
 
     def input_map(self, cfg: Any, plan: Plan) -> dict[str, str]:
         return dict(self.inputs(cfg, plan) if callable(self.inputs) else self.inputs)
+
+    def table_names(self, cfg: Any) -> list[str]:
+        return list(self.tables(cfg) if callable(self.tables) else self.tables)
+
+    def enabled(self, cfg: Any) -> bool:
+        """A training stage's switch (``<trains>.enabled``); other stages are always enabled."""
+        if self.trains is None:
+            return True
+        from omegaconf import OmegaConf
+
+        return bool(OmegaConf.select(cfg, f"{self.trains}.enabled", default=True))

@@ -1,9 +1,10 @@
-"""The stage registry: one module per stage, each exposing ``STAGE``.
+"""The stage registry: one module per stage, each exposing ``STAGE``, in pipeline order.
 
 Importing this package is cheap: stage modules import torch, transformers and vllm inside
-their ``run`` functions.
+their ``run`` functions. The runner knows no stage by name: each ``STAGE`` declares its inputs,
+tables, whether it outputs a policy and whether it is a training stage (:mod:`int_exp.pipeline.stage`).
 
-    problems ─► rollouts ─► failures ─► propose ─► parse ─► guided_sampling ─► guided_rollouts
+    problems ─► rollouts ─► failures ─► propose ─► parse ─► continuations ─► correctness_filter
     model ──────────┘            └─► reflect                                         │
       └──────────────────────────────────────────────────► sft ◄──────────────────────┘
                                                             └─► rl ─► eval
@@ -12,12 +13,9 @@ their ``run`` functions.
 from __future__ import annotations
 
 from int_exp.stages import (
-    eval as eval_stage,
-)
-from int_exp.stages import (
+    continuations,
+    correctness_filter,
     failures,
-    guided_rollouts,
-    guided_sampling,
     model,
     parse,
     problems,
@@ -27,7 +25,8 @@ from int_exp.stages import (
     rollouts,
     sft,
 )
+from int_exp.stages import eval as eval_stage
 
-MODULES = (model, problems, rollouts, failures, propose, parse, guided_sampling, guided_rollouts,
+MODULES = (model, problems, rollouts, failures, propose, parse, continuations, correctness_filter,
            reflect, sft, rl, eval_stage)
 STAGES = {module.STAGE.name: module.STAGE for module in MODULES}

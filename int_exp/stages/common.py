@@ -43,13 +43,15 @@ def generate(ctx, model_path: str, chats: Sequence[Chat], params: SamplingParams
         backend.close()
 
 
-def grade_samples(samples: list[list[str]], golds: Sequence[str]) -> list[list[bool]]:
-    """Grade every sample of every prompt against that prompt's gold answer (one batch)."""
-    from int_exp.grading import grade_many
+def grade_samples(samples: list[list[str]], golds: Sequence[str], sources: Sequence[str]) -> list[list[bool]]:
+    """Grade every sample of every prompt against that prompt's gold answer, with the grader of
+    the prompt's domain (named by its problem's ``source``; one batch per domain)."""
+    from int_exp.domains import grade_by_source
 
     flat = [text for group in samples for text in group]
     flat_golds = [gold for group, gold in zip(samples, golds) for _ in group]
-    verdicts = grade_many(flat, flat_golds, progress=len(flat) > 256)
+    flat_sources = [source for group, source in zip(samples, sources) for _ in group]
+    verdicts = grade_by_source(flat, flat_golds, flat_sources, progress=len(flat) > 256)
     out, start = [], 0
     for group in samples:
         out.append(verdicts[start : start + len(group)])
@@ -86,7 +88,7 @@ def train(kind: str, ctx, data: list[dict], model_path: str, section, prefix: st
 
     out_dir = ctx.out_dir / "model"
     if section.num_processes > 1:
-        from int_exp.launch import launch
+        from int_exp.training.launch import launch
 
         result = launch(kind, data, model_path, section, out_dir, ctx.out_dir)
         for entry in result["history"]:

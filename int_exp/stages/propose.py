@@ -11,8 +11,8 @@ proposer has its own sampling settings (``intervention.sampling``); the prompts 
 (``intervention.prompt``).
 
 ``intervention.proposer``: ``self`` (the policy; the paper's setting), another model id or path
-(the paper notes a 30B proposer's interventions were twice as accurate), or ``oracle``: an exact
-step checker for the synthetic arith domain, standing in for self-verification where a model
+(the paper notes a 30B proposer's interventions were twice as accurate), or ``oracle``: the domain's exact
+step checker (the synthetic arith domain has one), standing in for self-verification where a model
 cannot do it. It writes the same ``<intervention>`` block, so the rest of the chain is identical.
 """
 
@@ -51,12 +51,20 @@ def token_counter(model_path: str):
     return count
 
 
-def oracle_proposals(failures: pd.DataFrame) -> list[dict]:
-    from int_exp.arith import oracle_intervention
+def oracle_of(source: str):
+    from int_exp.domains import domain_of
 
+    domain = domain_of(source)
+    if domain.oracle() is None:
+        raise ValueError(f"intervention.proposer=oracle: the {domain.name} domain (source {source!r}) has no oracle "
+                         "proposer; use intervention.proposer=self (or auto)")
+    return domain.oracle()
+
+
+def oracle_proposals(failures: pd.DataFrame) -> list[dict]:
     return [
         {**row, "proposal_index": 0, "solve_index": 0, "verify_index": 0, "proposer_prompt": "(oracle: exact step checker)",
-         "proposer_output": oracle_intervention(row, row["incorrect_attempt"]), "prompt_truncated": False}
+         "proposer_output": oracle_of(str(row["source"]))(row, row["incorrect_attempt"]), "prompt_truncated": False}
         for row in failures.to_dict("records")
     ]
 

@@ -22,7 +22,7 @@ def run(ctx: StageContext) -> StageOutput:
              for r in table.to_dict("records")]
     params = sampling_params(ctx.cfg.sampling, 1, max_tokens=ctx.cfg.reflect.max_tokens)
     rewrites = [group[0] for group in generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc="reflect")]
-    correct = [v[0] for v in grade_samples([[r] for r in rewrites], list(table["answer"]))]
+    correct = [v[0] for v in grade_samples([[r] for r in rewrites], list(table["answer"]), list(table["source"]))]
     table = table.assign(reflection=rewrites, reflection_correct=correct)
     if ctx.cfg.reflect.require_correct:
         table = table[table["reflection_correct"]]

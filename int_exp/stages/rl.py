@@ -15,9 +15,9 @@ import math
 
 import pandas as pd
 
+from int_exp.interventions.steps import join_steps, split_steps
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
 from int_exp.stages.common import train, user_prompt
-from int_exp.steps import join_steps, split_steps
 
 READS = [
     "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta", "rl.loss_type",
@@ -54,7 +54,8 @@ def prompts(ctx: StageContext) -> list[dict]:
         text = user_prompt(row["problem"], cfg.data.prompt_template)
         if cfg.rl.hints and hint(row["reference_solution"], cfg.rl.hint_fraction):
             text += HINT_PREFIX + hint(row["reference_solution"], cfg.rl.hint_fraction)
-        rows.append({"prompt": [{"role": "user", "content": text}], "answer": str(row["answer"])})
+        rows.append({"prompt": [{"role": "user", "content": text}], "answer": str(row["answer"]),
+                     "source": str(row["source"])})  # picks the reward's grader
     return rows
 
 
@@ -83,4 +84,6 @@ STAGE = Stage(
     inputs=lambda cfg, plan: {"policy": plan.policy_before("rl"), "problems": problem_stage(cfg)},
     run=run,
     description=__doc__,
+    policy=True,
+    trains="rl",
 )

@@ -17,7 +17,7 @@ def run(ctx: StageContext) -> StageOutput:
     chats = [problem_chat(p, ctx.cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(ctx.cfg.sampling, ctx.cfg.rollouts.k)
     samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc="rollouts")
-    verdicts = grade_samples(samples, list(table["answer"]))
+    verdicts = grade_samples(samples, list(table["answer"]), list(table["source"]))
     table = table.assign(
         completions=samples,
         verdicts=verdicts,

@@ -14,7 +14,7 @@ import pandas as pd
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
 from int_exp.stages.common import empty_funnel_message, train, user_prompt
 
-SOURCES = {"interventions": "guided_rollouts", "reference": "failures", "reflection": "reflect"}
+SOURCES = {"interventions": "correctness_filter", "reference": "failures", "reflection": "reflect"}
 READS = [
     "sft.data", "sft.clone_prefix", "sft.clone_suffix", "sft.peft", "sft.lora_r", "sft.lora_alpha",
     "sft.lora_dropout", "sft.learning_rate", "sft.epochs", "sft.per_device_batch_size",
@@ -66,4 +66,4 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": pd.DataFrame(examples)}, metrics=metrics, model="model")
 
 
-STAGE = Stage(name="sft", version="1", reads=READS, inputs=inputs, run=run, description=__doc__)
+STAGE = Stage(name="sft", version="1", reads=READS, inputs=inputs, run=run, description=__doc__, policy=True, trains="sft")

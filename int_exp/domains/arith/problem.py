@@ -1,6 +1,6 @@
-"""The arithmetic problem model that the generator (:mod:`int_exp.arith`) and the oracle
-(:mod:`int_exp.arith_oracle`) share: a start value, a chain of operations, and the problem's text
-and reference solutions (the formats are described in :mod:`int_exp.arith`).
+"""The arithmetic problem model that the generator (:mod:`int_exp.domains.arith.generator`) and the oracle
+(:mod:`int_exp.domains.arith.oracle`) share: a start value, a chain of operations, and the problem's text
+and reference solutions (the formats are described in :mod:`int_exp.domains.arith.generator`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
-from int_exp.steps import join_steps
+from int_exp.interventions.steps import join_steps
 
 OPERATIONS = ("+", "-", "*", "/")
 _WORDS = {"+": "add", "-": "subtract", "*": "multiply by", "/": "divide by"}

@@ -4,7 +4,7 @@ SmolLM2-135M is too weak to check its own arithmetic, so a CPU run of InT on it 
 plumbing but not the method. The sandbox is a small world where every stage does real work: a
 character-level Llama-style LM (~1.06M parameters) is trained from scratch (``builtin:sandbox``,
 built once by the ``model`` stage and cached) on detailed solutions of problems of the arith
-``pretrain`` split (:mod:`int_exp.arith`; never the train or test problems). It solves most
+``pretrain`` split (:mod:`int_exp.domains.arith.generator`; never the train or test problems). It solves most
 easy problems and fails about half of the hard ones (6-8 operations), the way an LLM does: a correct prefix,
 then a first wrong step (nearly always an arithmetic slip, sometimes a skipped or misread
 operation) that the arith oracle locates and corrects, after which a continuation often succeeds.
@@ -57,15 +57,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from int_exp.config import plain_dict
+from int_exp.domains.arith.generator import with_steps
+from int_exp.models.batching import length_batches
+from int_exp.models.hardware import resolve_device, thread_count, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ __all__ = [
     "END",
     "PAD",
     "SANDBOX_ARITH",
-    "SANDBOX_DOMAIN_KEYS",
     "SPECIAL_TOKENS",
     "VOCAB_CHARS",
     "build_tokenizer",
@@ -104,10 +103,6 @@ CHAT_TEMPLATE = (
 # ranges (30 / 5 / 999, or ArithConfig's 99 / 9 / 9999) need far more training steps than a
 # 5-10 minute CPU build gives before the model's arithmetic is right often enough.
 SANDBOX_ARITH = {"max_operand": 20, "max_multiplier": 3, "max_value": 199, "operations": ["+", "-", "*"]}
-
-# The data.arith fields the sandbox model's pretraining depends on (its cache key): operand ranges,
-# operations and seed, not the run's split sizes, difficulty or reference style.
-SANDBOX_DOMAIN_KEYS = ("max_operand", "max_multiplier", "max_value", "allow_negative", "operations", "seed")
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,19 +137,13 @@ def build_tokenizer():
 # --------------------------------------------------------------------------------------------
 
 
-def _arith_with_steps(arith_cfg: Any, min_steps: int, max_steps: int) -> dict[str, Any]:
-    cfg = plain_dict(arith_cfg)
-    cfg.update(min_steps=int(min_steps), max_steps=int(max_steps))
-    return cfg
-
-
 def pretrain_problems(sandbox_cfg: Any, arith_cfg: Any):
     """The training problems: ``train_problems`` from the arith ``pretrain`` split with
     ``train_min_ops..train_max_ops`` operations (easy and medium by default), other knobs
     (operands, operations, seed) as in ``arith_cfg``."""
-    from int_exp.arith import generate_problems
+    from int_exp.domains.arith.generator import generate_problems
 
-    cfg = _arith_with_steps(arith_cfg, sandbox_cfg.train_min_ops, sandbox_cfg.train_max_ops)
+    cfg = with_steps(arith_cfg, sandbox_cfg.train_min_ops, sandbox_cfg.train_max_ops)
     return generate_problems(cfg, "pretrain", int(sandbox_cfg.train_problems))
 
 
@@ -169,41 +158,9 @@ def encode_example(tokenizer: Any, problem: str, solution: str) -> tuple[list[in
     return list(prompt_ids) + list(answer_ids), len(prompt_ids)
 
 
-def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """One epoch of length-grouped batches: shuffle, sort within pools of 16 batches, shuffle
-    the batches (little padding, random order)."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    pool = batch_size * 16
-    batches = []
-    for s in range(0, len(order), pool):
-        chunk = sorted(order[s : s + pool], key=lambda i: lengths[i])
-        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
-
-
-def _threads(wanted: int = 0) -> int:
-    """``wanted`` torch threads, or for 0 every core (at most 8: more only adds overhead here)."""
-    return int(wanted) if int(wanted or 0) > 0 else max(1, min(os.cpu_count() or 1, 8))
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the caller's setting."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None:
@@ -215,7 +172,6 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
             its step counts are replaced by the sandbox's ``train_min_ops..train_max_ops``.
         out_dir: created if needed.
     """
-    import torch
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -233,10 +189,8 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
     if longest > cfg.max_position_embeddings:
         raise ValueError(f"model.sandbox: a training sequence has {longest} tokens > max_position_embeddings")
 
-    device = str(cfg.device)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    with torch_threads(_threads(cfg.num_threads)):
+    device = resolve_device(cfg.device)
+    with torch_threads(thread_count(cfg.num_threads)):
         model, stats = _fit(cfg, tokenizer, examples, device)
         model.to("cpu").save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
@@ -262,14 +216,14 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
         "loss_first": sum(losses[:window]) / window,
         "loss_last": sum(losses[-window:]) / window,
         "train_seconds": round(train_seconds, 1),
-        "threads": _threads(cfg.num_threads),
+        "threads": thread_count(cfg.num_threads),
         "device": device,
         "bf16": stats["bf16"],
     }
     n_eval = int(cfg.eval_problems)
     if n_eval > 0:
         t_eval = time.perf_counter()
-        from int_exp.sandbox_eval import evaluate_sandbox
+        from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
 
         card["eval"] = evaluate_sandbox(
             out_dir, arith_cfg, n_problems=n_eval, n_samples=1, temperature=float(cfg.eval_temperature),
@@ -344,7 +298,7 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     bar = tqdm(range(steps), desc="sandbox: training", unit="step", dynamic_ncols=True, mininterval=2.0)
     for step in bar:
         if not queue:
-            queue = _batches(lengths, int(cfg.batch_size), rng)
+            queue = length_batches(lengths, int(cfg.batch_size), rng=rng)
         batch = [examples[i] for i in queue.pop()]
         # Widths rounded up to a multiple of 32: a handful of tensor shapes instead of hundreds,
         # so the CPU kernels (oneDNN under bf16 autocast) are built once per shape and reused.

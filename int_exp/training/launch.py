@@ -4,7 +4,7 @@ When ``sft.num_processes > 1`` (or ``rl.num_processes``) the stage writes a job 
 output folder and starts::
 
     accelerate launch --num_processes N [--config_file conf/accelerate/<x>.yaml] \\
-        -m int_exp.launch <spec.json>
+        -m int_exp.training.launch <spec.json>
 
 Every process runs the same trainer function (accelerate shards the work); the main process
 writes the final metrics and the log history next to the spec, and the stage logs them to
@@ -38,7 +38,7 @@ def launch(kind: str, data: list[dict], model_path: str, cfg: Any, out_dir: Path
         # Plain DDP. accelerate's `--cpu` would start ONE process; its multi-GPU launcher (torchrun)
         # also serves CPUs, where the trainers' use_cpu=True selects gloo (DistributedType.MULTI_CPU).
         command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    command += ["-m", "int_exp.launch", str(spec_path)]
+    command += ["-m", "int_exp.training.launch", str(spec_path)]
     subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": _pythonpath()})
     return json.loads(Path(spec["result"]).read_text())
 

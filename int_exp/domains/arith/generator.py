@@ -14,7 +14,7 @@ Every problem applies a chain of operations to a start value::
 
                The answer is \\boxed{86}.
 
-The detailed reference is one step per blank-line-separated chunk (:mod:`int_exp.steps`): a
+The detailed reference is one step per blank-line-separated chunk (:mod:`int_exp.interventions.steps`): a
 ``Start: s`` step, one ``a op b = c`` step per operation (``a`` is the running value, ``op`` one of
 ``+ - * /``), and a final ``The answer is \\boxed{x}.`` step. The format is short and regular so a
 tiny character-level transformer can learn it, and every step can be checked exactly.
@@ -36,8 +36,8 @@ Difficulty (:func:`difficulty`) is a label by number of operations: ``easy`` (<=
 (4-5), ``hard`` (>= 6), so a model can be trained on easy/medium and evaluated on hard.
 
 Modules: the problem model (:class:`ArithProblem`, :func:`parse_problem`) lives in
-:mod:`int_exp.arith_problem`, the step checker and oracle proposer (:func:`check_solution`,
-:func:`diagnose`, :func:`oracle_intervention`) in :mod:`int_exp.arith_oracle`; both are
+:mod:`int_exp.domains.arith.problem`, the step checker and oracle proposer (:func:`check_solution`,
+:func:`diagnose`, :func:`oracle_intervention`) in :mod:`int_exp.domains.arith.oracle`; both are
 re-exported here.
 """
 
@@ -47,8 +47,15 @@ import hashlib
 import random
 from typing import Any
 
-from int_exp.arith_oracle import Diagnosis, check_solution, diagnose, oracle_intervention
-from int_exp.arith_problem import OPERATIONS, ArithProblem, apply_op, field_of, format_value, parse_problem
+from int_exp.domains.arith.oracle import Diagnosis, check_solution, diagnose, oracle_intervention
+from int_exp.domains.arith.problem import (
+    OPERATIONS,
+    ArithProblem,
+    apply_op,
+    field_of,
+    format_value,
+    parse_problem,
+)
 
 __all__ = [
     "OPERATIONS",
@@ -194,6 +201,15 @@ def generate_problems(cfg: Any, split: str, n: int | None = None) -> list[ArithP
         seen.add(text)
         out.append(problem)
     return out
+
+
+def with_steps(cfg: Any, min_steps: int, max_steps: int) -> dict[str, Any]:
+    """``cfg`` (an ArithConfig, DictConfig or mapping) as a dict, with other operation counts."""
+    from int_exp.config import plain_dict
+
+    settings = plain_dict(cfg)
+    settings.update(min_steps=int(min_steps), max_steps=int(max_steps))
+    return settings
 
 
 def arith_table(cfg: Any, split: str, n: int | None = None):

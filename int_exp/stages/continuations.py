@@ -1,4 +1,4 @@
-"""Stage `guided_sampling`: continue each intervention-guided attempt and grade the outcomes.
+"""Stage `continuations` (formerly `guided_sampling`): continue each intervention-guided attempt and grade the outcomes.
 
 The assistant message (prefix + intervention) is *continued* (continue-final-message mode, not
 a new turn) ``intervention.filter_samples`` times (paper: 32). A continuation is appended
@@ -23,7 +23,7 @@ def run(ctx: StageContext) -> StageOutput:
     params = sampling_params(ctx.cfg.sampling, ctx.cfg.intervention.filter_samples)
     continuations = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc="guided rollouts")
     trajectories = [[guided + c for c in group] for guided, group in zip(table["intervention_guided_attempt"], continuations)]
-    verdicts = grade_samples(trajectories, list(table["answer"]))
+    verdicts = grade_samples(trajectories, list(table["answer"]), list(table["source"]))
     table = table.assign(continuations=continuations, continuation_verdicts=verdicts,
                          guided_correct=[sum(v) for v in verdicts])
     metrics = {
@@ -34,10 +34,11 @@ def run(ctx: StageContext) -> StageOutput:
 
 
 STAGE = Stage(
-    name="guided_sampling",
+    name="continuations",
     version="1",
     reads=READS,
     inputs={"interventions": "parse", "policy": "model"},
     run=run,
     description=__doc__,
+    legacy_name="guided_sampling",  # its cache entries keep the old name
 )

@@ -1,6 +1,6 @@
 """Sampled accuracy of a sandbox model by difficulty, and the shape of its failures.
 
-Used for the sandbox model's card (:func:`int_exp.sandbox.train_sandbox_model`) and by
+Used for the sandbox model's card (:func:`int_exp.domains.arith.sandbox_model.train_sandbox_model`) and by
 ``benchmarks/sandbox_calibration.py``. Sampling goes through the real generation path (the ``hf``
 backend), grading through the arith step checker.
 """
@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from int_exp.sandbox import _arith_with_steps, _threads, torch_threads
+from int_exp.domains.arith.generator import with_steps
+from int_exp.models.hardware import thread_count, torch_threads
 
 __all__ = ["EVAL_BANDS", "evaluate_sandbox", "sample_solutions"]
 
@@ -65,17 +66,17 @@ def evaluate_sandbox(
     the 1-based wrong step over the attempt's number of steps) and whether the oracle could
     diagnose it as a wrong or missing step rather than unreadable text (``diagnosable``).
     """
-    from int_exp.arith import check_solution, diagnose, generate_problems
-    from int_exp.steps import split_steps
+    from int_exp.domains.arith.generator import check_solution, diagnose, generate_problems
+    from int_exp.interventions.steps import split_steps
 
     bands = dict(bands or EVAL_BANDS)
     problems = []
     for band, (lo, hi) in bands.items():
-        for p in generate_problems(_arith_with_steps(arith_cfg, lo, hi), "test", n_problems):
+        for p in generate_problems(with_steps(arith_cfg, lo, hi), "test", n_problems):
             problems.append((band, p))
     max_tokens = max(len(p.detailed()) for _, p in problems) * 3 // 2 + 16
     chats = [[{"role": "user", "content": p.text}] for _, p in problems]
-    with torch_threads(_threads()):
+    with torch_threads(thread_count()):
         outputs = sample_solutions(
             model_dir, chats, n=n_samples, temperature=temperature, top_p=top_p, top_k=top_k,
             max_tokens=max_tokens, seed=seed, batch_size=batch_size,

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from int_exp.models.batching import length_batches
+from int_exp.models.hardware import cuda_available
 from int_exp.sft import labels_of, tokenize_example, tokenize_examples
 
 log = logging.getLogger(__name__)
@@ -43,15 +45,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def _precision(cfg: Any) -> dict:
     """bf16 from the config where a GPU can do it; TRL defaults to bf16=True, which fails on CPU."""
-    cuda = _cuda()
+    cuda = cuda_available()
     if cfg.bf16 and not cuda:
         log.warning("bf16=true but no CUDA device: training in fp32 on the CPU")
     return {"bf16": bool(cfg.bf16 and cuda), "fp16": False, "use_cpu": not cuda}
@@ -265,23 +261,15 @@ def sequence_diagnostics(
     tokenized = [t for t in (tokenize_example(e, tokenizer, max_length) for e in examples) if t is not None]
     if not tokenized:
         return {"nll": float("nan"), "entropy": float("nan"), "diag_examples": 0, "diag_tokens": 0}
-    device = "cuda" if _cuda() else "cpu"
+    device = "cuda" if cuda_available() else "cpu"
     model = load_causal_lm(model_path, dtype="bfloat16" if device == "cuda" else "float32", device=device)
     model.eval()
     decoder, head = model.get_decoder(), model.get_output_embeddings()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     nll_sum = entropy_sum = 0.0
     count = 0
-    order = sorted(range(len(tokenized)), key=lambda i: len(tokenized[i]["input_ids"]))
-    batches, batch, longest = [], [], 0
-    for i in order:  # length-sorted batches of at most ~batch_tokens padded tokens
-        n = len(tokenized[i]["input_ids"])
-        if batch and max(longest, n) * (len(batch) + 1) > batch_tokens:
-            batches.append(batch)
-            batch, longest = [], 0
-        batch.append(i)
-        longest = max(longest, n)
-    batches.append(batch)
+    lengths = [len(t["input_ids"]) for t in tokenized]
+    batches = length_batches(lengths, len(lengths), max_padded_tokens=batch_tokens)
     with torch.inference_mode():
         for batch in batches:
             width = max(len(tokenized[i]["input_ids"]) for i in batch)
@@ -326,18 +314,19 @@ def _completion_text(completion: Any) -> str:
     return "".join(m.get("content") or "" for m in completion if m.get("role", "assistant") == "assistant")
 
 
-def correctness_reward(completions: list, answer: list, **kwargs: Any) -> list[float]:
+def correctness_reward(completions: list, answer: list, source: list | None = None, **kwargs: Any) -> list[float]:
     """Binary outcome reward: 1.0 when a completion's final answer matches the gold answer, else 0.0.
 
     TRL reward-function contract: ``completions`` are conversational (``[{"role": "assistant",
     "content": ...}]``) or plain strings; ``answer`` is the dataset column of gold answers (one per
-    completion, repeated across a group); other columns arrive in ``kwargs`` and are ignored.
-    Grading is :func:`int_exp.grading.grade_many`.
+    completion, repeated across a group), ``source`` the problems' sources, which pick each
+    problem's domain grader (math's when absent); other columns arrive in ``kwargs``, ignored.
     """
-    from int_exp.grading import grade_many
+    from int_exp.domains import DEFAULT_DOMAIN, grade_by_source
 
     texts = [_completion_text(c) for c in completions]
-    return [1.0 if ok else 0.0 for ok in grade_many(texts, [str(a) for a in answer])]
+    sources = [str(s) for s in source] if source is not None else [DEFAULT_DOMAIN] * len(texts)
+    return [1.0 if ok else 0.0 for ok in grade_by_source(texts, [str(a) for a in answer], sources)]
 
 
 def run_grpo(
@@ -380,7 +369,7 @@ def run_grpo(
     if not prompts:
         raise ValueError("run_grpo got no prompts")
     use_vllm = bool(cfg.use_vllm)
-    if use_vllm and not _cuda():
+    if use_vllm and not cuda_available():
         log.warning("rl.use_vllm=true but no CUDA device: generating with transformers instead")
         use_vllm = False
     grpo_args: dict[str, Any] = {

@@ -3,7 +3,7 @@
 :func:`check_solution` reads a solution step by step and finds the first wrong step;
 :func:`oracle_intervention` turns that into the proposer's output: an explanation line and
 ``<intervention>{"content": <the corrected step>, "location": <its 1-based index>}</intervention>``
-(:func:`int_exp.steps.format_intervention`), so parsing, splicing and training treat it exactly
+(:func:`int_exp.interventions.steps.format_intervention`), so parsing, splicing and training treat it exactly
 like a model's proposal. The oracle stands in for self-verification where a model cannot do it
 (a random or tiny model): it is an exact step checker, not the paper's method.
 
@@ -50,8 +50,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from int_exp.arith_problem import ArithProblem, field_of, format_value, parse_problem
-from int_exp.steps import STEP_SEPARATOR, format_intervention, split_steps
+from int_exp.domains.answers import boxed_spans
+from int_exp.domains.arith.problem import ArithProblem, field_of, format_value, parse_problem
+from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, split_steps
 
 __all__ = ["Diagnosis", "check_solution", "diagnose", "oracle_intervention"]
 
@@ -60,7 +61,6 @@ _EQ_RE = re.compile(rf"(?<![\w.,])({_NUM})\s*([-+*/×x÷])\s*({_NUM})\s*=\s*({_N
 _START_RE = re.compile(
     rf"\bstart(?:s|ing)?(?:\s+with|\s+at|\s+from)?\s*[:=]?\s*({_NUM})(?![\d])", re.IGNORECASE
 )
-_BOX_OPEN_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _COMPUTATION_LIKE = re.compile(r"=|\d\s*[-+*/×÷]\s*(?:\d|$)|\bstart\s*:|\\boxed|\\fbox", re.IGNORECASE)
 _OP_ALIASES = {"×": "*", "x": "*", "÷": "/"}
 
@@ -94,20 +94,12 @@ def _events(step: str) -> tuple[list[_Event], bool]:
     events: list[_Event] = []
     masked = list(step)
     unclosed = False
-    for m in _BOX_OPEN_RE.finditer(step):
-        depth, i = 1, m.end()
-        while i < len(step) and depth:
-            if step[i] == "\\":
-                i += 2
-                continue
-            depth += {"{": 1, "}": -1}.get(step[i], 0)
-            i += 1
-        if depth:
+    for span in boxed_spans(step):
+        if not span.closed:
             unclosed = True
             continue
-        inner = step[m.end() : i - 1]
-        events.append(_Event("box", m.start(), step[m.start() : i], value=_box_value(inner)))
-        masked[m.start() : i] = " " * (i - m.start())
+        events.append(_Event("box", span.start, step[span.start : span.end], value=_box_value(span.inner)))
+        masked[span.start : span.end] = " " * (span.end - span.start)
     text = "".join(masked)
     for m in _START_RE.finditer(text):
         events.append(_Event("start", m.start(), m.group(0), value=_number(m.group(1))))

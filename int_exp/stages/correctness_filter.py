@@ -1,4 +1,4 @@
-"""Stage `guided_rollouts`: the final intervention set (correctness filtering).
+"""Stage `correctness_filter` (formerly `guided_rollouts`): the final intervention set (correctness filtering).
 
 With ``intervention.correctness_filter`` (the paper's default) an intervention is kept when at
 least ``intervention.min_correct`` of its guided continuations are correct, and one correct
@@ -20,7 +20,7 @@ READS = ["intervention.correctness_filter", "intervention.min_correct", "interve
 
 def inputs(cfg, plan) -> dict[str, str]:
     if cfg.intervention.correctness_filter:
-        return {"parsed": "parse", "sampled": "guided_sampling"}
+        return {"parsed": "parse", "sampled": "continuations"}
     return {"parsed": "parse"}
 
 
@@ -94,4 +94,5 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": kept}, metrics=metrics, files=[report.name])
 
 
-STAGE = Stage(name="guided_rollouts", version="2", reads=READS, inputs=inputs, run=run, description=__doc__)
+STAGE = Stage(name="correctness_filter", version="2", reads=READS, inputs=inputs, run=run, description=__doc__,
+              legacy_name="guided_rollouts")  # its cache entries keep the old name
