@@ -37,4 +37,4 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(model="model")
 
 
-STAGE = Stage(name="model", version="2", reads=reads, inputs={}, run=run, description=__doc__, policy=True)
+STAGE = Stage(name="model", version="2", reads=reads, inputs={}, run=run, description=__doc__, tables=(), policy=True)
