@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
 from int_exp.domains.arith.sandbox_model import SANDBOX_ARITH, load_card, train_sandbox_model
+from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 
 
 def _parse_sets(items: list[str], cls):

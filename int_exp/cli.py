@@ -48,7 +48,7 @@ def hydra_info() -> dict[str, Any]:
         from hydra.core.hydra_config import HydraConfig
 
         hc = HydraConfig.get()
-    except Exception:
+    except Exception:  # noqa: BLE001 - outside a Hydra job (tests, notebooks) there is no Hydra config
         return {}
     return {
         "choices": {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")},

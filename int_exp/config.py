@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from int_exp.backends.base import SamplingConfig
 
@@ -28,10 +28,18 @@ def setting(cfg: Any, name: str, default: Any = None) -> Any:
     return getattr(cfg, name, default)
 
 
+def plain(value: Any) -> Any:
+    """OmegaConf containers (sections and lists) as plain, resolved Python; anything else as is
+    (trainer arguments and JSON specs must not hold DictConfigs)."""
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
 def plain_dict(cfg: Any) -> dict[str, Any]:
     """A config section (DictConfig, dataclass, mapping or namespace) as a plain, resolved dict."""
     if isinstance(cfg, DictConfig):
-        return dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+        return dict(plain(cfg))
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
         return dataclasses.asdict(cfg)
     if isinstance(cfg, Mapping):
@@ -166,12 +174,12 @@ class SFTConfig:
     clone_prefix: bool = True
     clone_suffix: bool = False
     peft: str = "none"  # none | lora
-    lora_r: int = 16
+    lora_r: int = 16  # LoRA rank, alpha and dropout (with peft: lora)
     lora_alpha: int = 32
     lora_dropout: float = 0.0
-    learning_rate: float = 1e-6
+    learning_rate: float = 1e-6  # the paper's SFT: 1e-6, 4 epochs, cosine decay to 10%
     epochs: float = 4.0
-    per_device_batch_size: int = 8
+    per_device_batch_size: int = 8  # examples per device and step (before accumulation)
     gradient_accumulation_steps: int = 1
     lr_scheduler: str = "cosine_with_min_lr"
     min_lr_rate: float = 0.1

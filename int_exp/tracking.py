@@ -72,7 +72,7 @@ def check_server(uri: str, timeout: float) -> None:
 
 
 def is_local_store(uri: str) -> bool:
-    return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
 def table_for_mlflow(df):
@@ -139,7 +139,7 @@ class MlflowTracker:
             location = root.as_uri()
         try:
             return self.client.create_experiment(name, artifact_location=location)
-        except Exception:  # created concurrently by another job of the sweep
+        except Exception:  # noqa: BLE001 - created concurrently by another job of the sweep
             return self.client.get_experiment_by_name(name).experiment_id
 
     # -- runs -------------------------------------------------------------------------------

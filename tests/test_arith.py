@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import pytest
 
-from int_exp.domains.arith.settings import ArithConfig
 from int_exp.domains.arith.generator import (
     ArithProblem,
     arith_table,
@@ -20,6 +19,7 @@ from int_exp.domains.arith.generator import (
     parse_problem,
     split_of,
 )
+from int_exp.domains.arith.settings import ArithConfig
 from int_exp.interventions.steps import join_steps, split_steps
 
 PROBLEM = "Start with 17. Add 25, then multiply by 3, then subtract 40. What is the result?"

@@ -246,7 +246,7 @@ def test_grouped_decoding_on_cpu_matches_sdpa(hf, tiny_model_dir):
     width = max(map(len, ids))
     input_ids = torch.tensor([[hf.pad_id] * (width - len(x)) + x for x in ids])
     mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
-    kwargs = dict(attention_mask=mask, max_new_tokens=12, do_sample=False, pad_token_id=hf.pad_id)
+    kwargs = {"attention_mask": mask, "max_new_tokens": 12, "do_sample": False, "pad_token_id": hf.pad_id}
     with torch.inference_mode():
         expected = reference.generate(input_ids, **kwargs)
         assert use_grouped_decoding(reference)

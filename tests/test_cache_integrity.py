@@ -12,8 +12,8 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from int_exp.pipeline.cache import Cache, cache_key
-from int_exp.pipeline.processes import HOST
 from int_exp.pipeline.plan import plan_keys
+from int_exp.pipeline.processes import HOST
 from int_exp.pipeline.runner import Runner
 from int_exp.pipeline.stage import Stage, StageOutput
 from int_exp.tracking import NullTracker
@@ -34,7 +34,7 @@ def model_stage(ctx):
 
 STAGES = {
     "problems": Stage("problems", "1", ["source.path"], {}, read_file_stage),
-    "model": Stage("model", "1", ["source.model"], {}, model_stage),
+    "model": Stage("model", "1", ["source.model"], {}, model_stage, tables=()),
 }
 
 

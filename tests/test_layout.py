@@ -99,3 +99,15 @@ def test_generic_code_names_no_domain():
     # filter defaults to it when no domain grader is passed.
     allowed = {"int_exp.grading", "int_exp.interventions.leaks"}
     assert {name: t for name, t in offenders.items() if t and name not in allowed} == {}
+
+
+def test_the_examples_in_docstrings_hold():
+    """The doctests of the shared helpers the redesign introduced (run here: pytest collects tests/ only)."""
+    import doctest
+
+    from int_exp.domains import answers
+    from int_exp.models import batching
+
+    for module in (answers, batching):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

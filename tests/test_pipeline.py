@@ -194,3 +194,43 @@ def test_plan_runs_training_stages_only_when_listed_and_enabled(tmp_path):
     assert order(["correctness_filter"])[-1] == "correctness_filter" and "sft" not in order(["correctness_filter"])
     with pytest.raises(ValueError, match="unknown stage"):
         order(["evaluate"])
+
+
+def test_a_new_training_stage_is_planned_from_its_declaration_alone():
+    """A DPO-like stage between sft and eval: declared, not named anywhere in pipeline/."""
+    from int_exp.pipeline.stage import StageOutput as Out
+
+    def nothing(ctx):
+        return Out()
+
+    def policy_input(name):
+        return lambda cfg, plan: {"policy": plan.policy_before(name)}
+
+    stages = {
+        "model": Stage("model", "1", [], {}, nothing, tables=(), policy=True),
+        "sft": Stage("sft", "1", [], policy_input("sft"), nothing, tables=(), policy=True, trains="sft"),
+        "dpo": Stage("dpo", "1", [], policy_input("dpo"), nothing, tables=(), policy=True, trains="dpo"),
+        "eval": Stage("eval", "1", [], policy_input("eval"), nothing, tables=()),
+    }
+
+    def plan_for(dpo_enabled, targets):
+        cfg = OmegaConf.create({"stages": targets, "variant": {"name": "v"}, "sft": {"enabled": True},
+                                "dpo": {"enabled": dpo_enabled}})
+        plan = make_plan(cfg, stages)
+        return plan, execution_order(cfg, plan, stages)
+
+    plan, order = plan_for(True, ["sft", "dpo", "eval"])
+    assert plan.policy_before("eval") == "dpo" and plan.policy_before("dpo") == "sft"
+    assert order == ["model", "sft", "dpo", "eval"]
+    plan, order = plan_for(False, ["sft", "dpo", "eval"])  # the variant switches dpo off
+    assert plan.skipped == ("dpo",) and plan.policy_before("eval") == "sft" and order == ["model", "sft", "eval"]
+    plan, order = plan_for(True, ["eval"])  # training stages run only when targeted
+    assert plan.policy_before("eval") == "model" and order == ["model", "eval"]
+
+
+def test_old_stage_names_are_read_as_the_new_ones():
+    from int_exp.pipeline.plan import canonical_targets
+    from int_exp.stages import STAGES as real
+
+    assert canonical_targets(["guided_rollouts", "sft"], real) == ("correctness_filter", "sft")
+    assert real["continuations"].cache_name == "guided_sampling" and real["sft"].cache_name == "sft"

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 from int_exp.domains.arith.generator import arith_table, generate_problems
 from int_exp.domains.arith.sandbox_model import (
     CARD_NAME,
@@ -18,6 +17,7 @@ from int_exp.domains.arith.sandbox_model import (
     load_card,
     train_sandbox_model,
 )
+from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 
 TINY = SandboxModelConfig(
     hidden_size=64, num_layers=1, num_heads=2, intermediate_size=128, max_position_embeddings=512,

@@ -20,11 +20,11 @@ class SamplingConfig:
     """How to sample (the schema of ``sampling`` and ``intervention.sampling``). The defaults are
     the paper's script's; every sampling setting has its default here and nowhere else."""
 
-    temperature: float = 0.7
-    top_p: float = 0.8
-    top_k: int = 20
-    max_tokens: int = 16384
-    seed: int = 0
+    temperature: float = 0.7  # 0 samples greedily
+    top_p: float = 0.8  # 1.0: no nucleus cut
+    top_k: int = 20  # 0: no top-k cut
+    max_tokens: int = 16384  # new tokens per sample (a prompt near the context gets fewer)
+    seed: int = 0  # the same seed and prompts give the same samples
 
 
 @dataclass
@@ -42,6 +42,22 @@ class GenerationBackend(Protocol):
     def close(self) -> None:
         """Free the engine (GPU memory, worker processes)."""
         ...
+
+
+class SamplingBackend:
+    """The front every backend shares: ``generate`` handles the empty cases (no chats, ``n < 1``:
+    ``[[] for each chat]``, no work) and leaves the rest to the backend's ``sample``."""
+
+    def generate(
+        self, chats: Sequence[Chat], params: SamplingParams, desc: str = "generate", *, first_index: int = 0
+    ) -> list[list[str]]:
+        chats = list(chats)
+        if params.n < 1 or not chats:
+            return [[] for _ in chats]
+        return self.sample(chats, params, desc, first_index)
+
+    def sample(self, chats: list[Chat], params: SamplingParams, desc: str, first_index: int) -> list[list[str]]:
+        raise NotImplementedError
 
 
 def continues_final_message(chat: Chat) -> bool:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from int_exp.backends.base import Chat, SamplingParams, continues_final_message, derive_seed
+from int_exp.backends.base import Chat, SamplingBackend, SamplingParams, continues_final_message, derive_seed
 from int_exp.backends.cpu_attention import use_grouped_decoding
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def _model_context(model: Any) -> int | None:
     return int(value) if value else None
 
 
-class HFBackend:
+class HFBackend(SamplingBackend):
     """Batched sampling with transformers.
 
     Prompts are sorted by length (longest first) and generated ``batch_size`` at a time with
@@ -179,17 +179,10 @@ class HFBackend:
     def render(self, chat: Chat) -> str:
         return render_chat(self.tokenizer, chat)
 
-    def generate(
-        self, chats: Sequence[Chat], params: SamplingParams, desc: str = "generate", *, first_index: int = 0
-    ) -> list[list[str]]:
+    def sample(self, chats: list[Chat], params: SamplingParams, desc: str, first_index: int) -> list[list[str]]:
         from tqdm.auto import tqdm
 
-        chats = list(chats)
-        if params.n < 1:
-            return [[] for _ in chats]
         results: list[list[str]] = [[""] * params.n for _ in chats]
-        if not chats:
-            return results
         ids, budgets = encode_with_budgets(self.tokenizer, chats, params.max_tokens, self.context)
 
         batches = plan_batches(ids, budgets, params.max_tokens, self.batch_size)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
-from int_exp.backends.base import Chat, SamplingParams, continues_final_message, derive_seed
+from int_exp.backends.base import Chat, SamplingBackend, SamplingParams, continues_final_message, derive_seed
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -45,7 +45,7 @@ class _Retryable(Exception):
     pass
 
 
-class OpenAIBackend:
+class OpenAIBackend(SamplingBackend):
     def __init__(
         self,
         model_path: str,
@@ -196,17 +196,10 @@ class OpenAIBackend:
         )
 
     # -- the backend interface -----------------------------------------------------------------
-    def generate(
-        self, chats: Sequence[Chat], params: SamplingParams, desc: str = "generate", *, first_index: int = 0
-    ) -> list[list[str]]:
+    def sample(self, chats: list[Chat], params: SamplingParams, desc: str, first_index: int) -> list[list[str]]:
         from tqdm.auto import tqdm
 
-        chats = list(chats)
-        if params.n < 1:
-            return [[] for _ in chats]
         results: list[list[str] | None] = [None] * len(chats)
-        if not chats:
-            return []
         self.context_limit()
         workers = min(self.max_concurrency, len(chats))
         abort = threading.Event()

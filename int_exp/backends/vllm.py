@@ -24,11 +24,10 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Sequence
 from typing import Any
 
-from int_exp.backends.base import Chat, SamplingParams, derive_seed
-from int_exp.backends.hf import encode_with_budgets, render_chat
+from int_exp.backends.base import Chat, SamplingBackend, SamplingParams, derive_seed
+from int_exp.backends.hf import HFBackend, encode_with_budgets
 from int_exp.models.hardware import cuda_available
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ log = logging.getLogger(__name__)
 CPU_KVCACHE_GIB_DEFAULT = "1"
 
 
-class VLLMBackend:
+class VLLMBackend(SamplingBackend):
     def __init__(
         self,
         model_path: str,
@@ -83,23 +82,15 @@ class VLLMBackend:
         self.llm = LLM(**kwargs)
         self.context = int(self.llm.llm_engine.model_config.max_model_len)
 
-    def render(self, chat: Chat) -> str:
-        return render_chat(self.tokenizer, chat)
+    render = HFBackend.render
 
-    def generate(
-        self, chats: Sequence[Chat], params: SamplingParams, desc: str = "generate", *, first_index: int = 0
-    ) -> list[list[str]]:
+    def sample(self, chats: list[Chat], params: SamplingParams, desc: str, first_index: int) -> list[list[str]]:
         from functools import partial
 
         from tqdm.auto import tqdm
         from vllm import SamplingParams as VSamplingParams
         from vllm.inputs import TokensPrompt
 
-        chats = list(chats)
-        if params.n < 1:
-            return [[] for _ in chats]
-        if not chats:
-            return []
         ids, budgets = encode_with_budgets(self.tokenizer, chats, params.max_tokens, self.context)
         run = [i for i in range(len(chats)) if budgets[i] > 0]
         greedy = params.temperature <= 0

@@ -34,6 +34,7 @@ A LaTeX backslash written correctly as ``\\\\frac`` decodes to ``\\frac`` under 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # LaTeX commands that begin with "n": after a backslash these are LaTeX, not a newline escape.
@@ -94,52 +95,64 @@ class LenientReader:
             return self.string(i)
         return self.bare(i)
 
-    def obj(self, i: int, depth: int) -> tuple[dict, int]:
-        assert self.s[i] == "{"
+    def members(self, i: int, close: str, what: str) -> Iterator[int]:
+        """Positions of the members of the container opened at ``i`` (``close`` ends it); the
+        generator's return value is the position after ``close``. Commas anywhere (trailing,
+        doubled, leading) are tolerated, and members may also follow each other with no comma."""
         i += 1
-        out: dict = {}
         while True:
             i = self.ws(i)
             if i >= self.n:
-                raise ParseError("unterminated object")
-            c = self.s[i]
-            if c == "}":
-                return out, i + 1
-            if c == ",":  # trailing, doubled or leading commas are tolerated
+                raise ParseError(f"unterminated {what}")
+            if self.s[i] == close:
+                return i + 1
+            if self.s[i] == ",":
                 i += 1
                 continue
-            if c in "\"'":
-                key, i = self.string(i)
-            else:
-                m = _BARE_KEY.match(self.s, i)
-                if not m:
-                    raise ParseError(f"bad key at {i}")
-                key, i = m.group(0).strip(), m.end()
-            i = self.ws(i)
-            if i >= self.n or self.s[i] not in ":=":
-                raise ParseError(f"expected ':' at {i}")
-            val, i = self.value(i + 1, depth)
-            if isinstance(key, str):
-                out.pop(key, None)  # a repeated key keeps its last value (JSON semantics), in its place
-                out[key] = val
-            # members may be separated by a comma, or (leniently) by nothing
+            i = yield i
+
+    def obj(self, i: int, depth: int) -> tuple[dict, int]:
+        assert self.s[i] == "{"
+        out: dict = {}
+        members = self.members(i, "}", "object")
+        try:
+            i = next(members)
+            while True:
+                key, i = self.key(i)
+                val, i = self.value(i, depth)
+                if isinstance(key, str):
+                    out.pop(key, None)  # a repeated key keeps its last value (JSON semantics), in its place
+                    out[key] = val
+                i = members.send(i)
+        except StopIteration as done:
+            return out, done.value
+
+    def key(self, i: int) -> tuple[str, int]:
+        """A member's key (quoted or bare) and the position after its ``:`` (or ``=``)."""
+        if self.s[i] in "\"'":
+            key, i = self.string(i)
+        else:
+            m = _BARE_KEY.match(self.s, i)
+            if not m:
+                raise ParseError(f"bad key at {i}")
+            key, i = m.group(0).strip(), m.end()
+        i = self.ws(i)
+        if i >= self.n or self.s[i] not in ":=":
+            raise ParseError(f"expected ':' at {i}")
+        return key, i + 1
 
     def array(self, i: int, depth: int) -> tuple[list, int]:
         assert self.s[i] == "["
-        i += 1
         out: list = []
-        while True:
-            i = self.ws(i)
-            if i >= self.n:
-                raise ParseError("unterminated array")
-            c = self.s[i]
-            if c == "]":
-                return out, i + 1
-            if c == ",":
-                i += 1
-                continue
-            val, i = self.value(i, depth)
-            out.append(val)
+        members = self.members(i, "]", "array")
+        try:
+            i = next(members)
+            while True:
+                val, i = self.value(i, depth)
+                out.append(val)
+                i = members.send(i)
+        except StopIteration as done:
+            return out, done.value
 
     _BARE = re.compile(r"[^,{}\[\]\"'\n]+")
     _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")

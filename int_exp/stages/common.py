@@ -20,14 +20,14 @@ def problem_chat(problem: str, template: str) -> Chat:
 
 
 def sampling_params(sampling: Any, n: int, **overrides: Any) -> SamplingParams:
-    values = dict(
-        n=n,
-        temperature=sampling.temperature,
-        top_p=sampling.top_p,
-        top_k=sampling.top_k,
-        max_tokens=sampling.max_tokens,
-        seed=sampling.seed,
-    )
+    values = {
+        "n": n,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "top_k": sampling.top_k,
+        "max_tokens": sampling.max_tokens,
+        "seed": sampling.seed,
+    }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return SamplingParams(**values)
 

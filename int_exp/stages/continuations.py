@@ -33,12 +33,5 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(
-    name="continuations",
-    version="1",
-    reads=READS,
-    inputs={"interventions": "parse", "policy": "model"},
-    run=run,
-    description=__doc__,
-    legacy_name="guided_sampling",  # its cache entries keep the old name
-)
+STAGE = Stage(name="continuations", version="1", reads=READS, inputs={"interventions": "parse", "policy": "model"},
+              run=run, description=__doc__, legacy_name="guided_sampling")  # cache entries keep the old name

@@ -109,12 +109,5 @@ def run(ctx: StageContext) -> StageOutput:
     return output
 
 
-STAGE = Stage(
-    name="eval",
-    version="1",
-    reads=reads,
-    inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
-    tables=lambda cfg: [spec.name for spec in cfg.data.eval],
-    run=run,
-    description=__doc__,
-)
+STAGE = Stage(name="eval", version="1", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
+              tables=lambda cfg: [spec.name for spec in cfg.data.eval], run=run, description=__doc__)

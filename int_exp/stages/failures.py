@@ -39,11 +39,5 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(
-    name="failures",
-    version="1",
-    reads=["failures"],
-    inputs={"rollouts": "rollouts"},
-    run=run,
-    description=__doc__,
-)
+STAGE = Stage(name="failures", version="1", reads=["failures"], inputs={"rollouts": "rollouts"}, run=run,
+              description=__doc__)

@@ -31,11 +31,5 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(
-    name="reflect",
-    version="1",
-    reads=READS,
-    inputs={"failures": "failures", "policy": "model"},
-    run=run,
-    description=__doc__,
-)
+STAGE = Stage(name="reflect", version="1", reads=READS, inputs={"failures": "failures", "policy": "model"}, run=run,
+              description=__doc__)

@@ -77,13 +77,6 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics, model="model")
 
 
-STAGE = Stage(
-    name="rl",
-    version="1",
-    reads=READS,
-    inputs=lambda cfg, plan: {"policy": plan.policy_before("rl"), "problems": problem_stage(cfg)},
-    run=run,
-    description=__doc__,
-    policy=True,
-    trains="rl",
-)
+STAGE = Stage(name="rl", version="1", reads=READS,
+              inputs=lambda cfg, plan: {"policy": plan.policy_before("rl"), "problems": problem_stage(cfg)}, run=run,
+              description=__doc__, policy=True, trains="rl")

@@ -33,11 +33,5 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(
-    name="rollouts",
-    version="1",
-    reads=READS,
-    inputs={"problems": "problems", "policy": "model"},
-    run=run,
-    description=__doc__,
-)
+STAGE = Stage(name="rollouts", version="1", reads=READS, inputs={"problems": "problems", "policy": "model"}, run=run,
+              description=__doc__)

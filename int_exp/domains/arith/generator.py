@@ -47,12 +47,12 @@ import hashlib
 import random
 from typing import Any
 
+from int_exp.config import setting
 from int_exp.domains.arith.oracle import Diagnosis, check_solution, diagnose, oracle_intervention
 from int_exp.domains.arith.problem import (
     OPERATIONS,
     ArithProblem,
     apply_op,
-    field_of,
     format_value,
     parse_problem,
 )
@@ -100,38 +100,38 @@ def split_of(problem_text: str) -> str:
 
 def validate_config(cfg: Any) -> None:
     """Clear errors for impossible settings (called by the generators)."""
-    min_steps, max_steps = int(field_of(cfg, "min_steps")), int(field_of(cfg, "max_steps"))
+    min_steps, max_steps = int(setting(cfg, "min_steps")), int(setting(cfg, "max_steps"))
     if min_steps < 1 or max_steps < min_steps:
         raise ValueError(
             f"arith: need 1 <= min_steps <= max_steps, got min_steps={min_steps}, max_steps={max_steps}"
         )
-    ops = list(field_of(cfg, "operations"))
+    ops = list(setting(cfg, "operations"))
     bad = [op for op in ops if op not in OPERATIONS]
     if not ops or bad:
         raise ValueError(f"arith.operations must be a non-empty subset of {list(OPERATIONS)}, got {ops}")
-    if int(field_of(cfg, "max_operand")) < 1:
-        raise ValueError(f"arith.max_operand must be >= 1, got {field_of(cfg, 'max_operand')}")
-    if {"*", "/"} & set(ops) and int(field_of(cfg, "max_multiplier", 9)) < 2:
+    if int(setting(cfg, "max_operand")) < 1:
+        raise ValueError(f"arith.max_operand must be >= 1, got {setting(cfg, 'max_operand')}")
+    if {"*", "/"} & set(ops) and int(setting(cfg, "max_multiplier", 9)) < 2:
         raise ValueError(
-            f"arith.max_multiplier must be >= 2 for '*' or '/', got {field_of(cfg, 'max_multiplier')}"
+            f"arith.max_multiplier must be >= 2 for '*' or '/', got {setting(cfg, 'max_multiplier')}"
         )
-    if int(field_of(cfg, "max_value", 9999)) < int(field_of(cfg, "max_operand")):
+    if int(setting(cfg, "max_value", 9999)) < int(setting(cfg, "max_operand")):
         raise ValueError("arith.max_value must be >= arith.max_operand")
-    if field_of(cfg, "reference_style", "detailed") not in ("detailed", "terse"):
+    if setting(cfg, "reference_style", "detailed") not in ("detailed", "terse"):
         raise ValueError(
-            f"arith.reference_style must be 'detailed' or 'terse', got {field_of(cfg, 'reference_style')!r}"
+            f"arith.reference_style must be 'detailed' or 'terse', got {setting(cfg, 'reference_style')!r}"
         )
 
 
 def _draw(rng: random.Random, cfg: Any) -> ArithProblem | None:
     """One random problem, or None when the chain got stuck (no operation keeps values in range)."""
-    max_operand = int(field_of(cfg, "max_operand"))
-    max_mult = int(field_of(cfg, "max_multiplier", 9))
-    max_value = int(field_of(cfg, "max_value", 9999))
-    allow_negative = bool(field_of(cfg, "allow_negative", False))
-    operations = list(field_of(cfg, "operations"))
+    max_operand = int(setting(cfg, "max_operand"))
+    max_mult = int(setting(cfg, "max_multiplier", 9))
+    max_value = int(setting(cfg, "max_value", 9999))
+    allow_negative = bool(setting(cfg, "allow_negative", False))
+    operations = list(setting(cfg, "operations"))
     low = -max_value if allow_negative else 0
-    n_ops = rng.randint(int(field_of(cfg, "min_steps")), int(field_of(cfg, "max_steps")))
+    n_ops = rng.randint(int(setting(cfg, "min_steps")), int(setting(cfg, "max_steps")))
     value = rng.randint(1, max_operand)
     start, ops = value, []
     for _ in range(n_ops):
@@ -179,8 +179,8 @@ def generate_problems(cfg: Any, split: str, n: int | None = None) -> list[ArithP
     if n is None:
         if split == "pretrain":
             raise ValueError("arith split 'pretrain' needs an explicit number of problems")
-        n = int(field_of(cfg, "train_size" if split == "train" else "test_size"))
-    rng = random.Random(f"int-exp/arith/{int(field_of(cfg, 'seed', 0))}/{split}")
+        n = int(setting(cfg, "train_size" if split == "train" else "test_size"))
+    rng = random.Random(f"int-exp/arith/{int(setting(cfg, 'seed', 0))}/{split}")
     out: list[ArithProblem] = []
     seen: set[str] = set()
     tries, max_tries = 0, 200 * n + 20_000
@@ -221,7 +221,7 @@ def arith_table(cfg: Any, split: str, n: int | None = None):
     """
     import pandas as pd
 
-    style = field_of(cfg, "reference_style", "detailed")
+    style = setting(cfg, "reference_style", "detailed")
     problems = generate_problems(cfg, split, n)
     return pd.DataFrame(
         {

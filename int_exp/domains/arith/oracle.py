@@ -50,8 +50,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from int_exp.config import setting
 from int_exp.domains.answers import boxed_spans
-from int_exp.domains.arith.problem import ArithProblem, field_of, format_value, parse_problem
+from int_exp.domains.arith.problem import ArithProblem, format_value, parse_problem
 from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, split_steps
 
 __all__ = ["Diagnosis", "check_solution", "diagnose", "oracle_intervention"]
@@ -130,8 +131,8 @@ def _problem_of(row: Any) -> ArithProblem:
         return row
     if isinstance(row, str):
         return parse_problem(row)
-    problem = parse_problem(field_of(row, "problem"))
-    answer = field_of(row, "answer")
+    problem = parse_problem(setting(row, "problem"))
+    answer = setting(row, "answer")
     if answer is not None and str(answer).strip() and _number(str(answer)) != Fraction(problem.answer):
         raise ValueError(
             f"the row's answer {answer!r} disagrees with its problem's exact answer {problem.answer}: "
@@ -140,98 +141,115 @@ def _problem_of(row: Any) -> ArithProblem:
     return problem
 
 
-def diagnose(problem_row: Any, text: str) -> Diagnosis:
-    """Check ``text`` against the problem step by step (see the module doc); never raises on ``text``.
+@dataclass
+class _Walk:
+    """The checker's running state through a solution: operations done, start seen, last equation."""
 
-    ``problem_row``: a row with ``problem`` (and optionally ``answer``, checked for consistency),
-    a problem text, or an :class:`ArithProblem`.
-    """
-    problem = _problem_of(problem_row)
-    values = [Fraction(v) for v in problem.values]
-    n_ops = len(problem.ops)
-    answer = values[-1]
-    steps = split_steps(str(text or ""))
+    problem: ArithProblem
+    values: list[Fraction]
+    started: bool = False
+    i: int = 0  # operations done
+    last_eq: tuple[Fraction, str, Fraction, Fraction] | None = None
 
-    def next_step(i: int) -> str:
-        return problem.op_step(i) if i < n_ops else problem.answer_step()
+    @property
+    def n_ops(self) -> int:
+        """The problem's number of operations."""
+        return len(self.problem.ops)
 
-    started = False
-    i = 0  # operations done
-    last_eq = None
-    last_event_step = 0  # 1-based index of the last step holding an event
-    for t, step in enumerate(steps, start=1):
-        events, unclosed = _events(step)
-        if not events:
-            if unclosed or _COMPUTATION_LIKE.search(step):
-                fix = next_step(i) if started else problem.start_step()
-                return Diagnosis(t, f"cannot read {step.strip()[:80]!r}", t, fix)
-            continue
-        last_event_step = t
-        accepted: list[str] = []  # canonical forms of this step's correct events
+    def next_step(self) -> str:
+        """The correct next step: the next operation, or the answer step once all are done."""
+        return self.problem.op_step(self.i) if self.i < self.n_ops else self.problem.answer_step()
 
-        def wrong(reason: str, fix: str, t: int = t, accepted: list[str] = accepted) -> Diagnosis:
+    def missing_step(self) -> str:
+        """The step that should come next, the start step if the solution has not started."""
+        return self.next_step() if self.started else self.problem.start_step()
+
+
+def _check_start(walk: _Walk, event: _Event, accepted: list[str]) -> tuple[str, str] | None:
+    """``(reason, fix)`` when a start event is wrong; else None (recording a first start)."""
+    problem, i = walk.problem, walk.i
+    if event.value != walk.values[i]:
+        if i == 0:
+            return (
+                f"wrong start value {event.text.strip()!r}, the problem starts with {problem.start}",
+                problem.start_step(),
+            )
+        reason = (
+            f"{event.text.strip()!r} continues from {format_value(event.value or 0)}, "
+            f"but the running value is {format_value(walk.values[i])}"
+        )
+        return reason, walk.next_step()
+    if i == 0:
+        walk.started = True
+        accepted.append(problem.start_step())
+    return None
+
+
+def _check_eq(walk: _Walk, event: _Event, accepted: list[str]) -> tuple[str, str] | None:
+    """``(reason, fix)`` when an equation is wrong; else None (advancing past a right one)."""
+    problem, i = walk.problem, walk.i
+    a, op, b, c = event.eq
+    if walk.last_eq is not None and event.eq == walk.last_eq:
+        return None  # a restatement of the previous equation
+    if i >= walk.n_ops:
+        return f"{event.text.strip()!r} comes after the last operation", problem.answer_step()
+    expected_op, operand = problem.ops[i]
+    current = walk.values[i]
+    if op != expected_op or not (b == operand or (op in "+*" and a == operand and b == current)):
+        reason = (
+            f"{event.text.strip()!r} has the wrong operation or operand; "
+            f"the next one is '{expected_op} {operand}'"
+        )
+        return reason, walk.next_step()
+    carried = a if b == operand else b
+    if carried != current:
+        reason = (
+            f"{event.text.strip()!r} carries {format_value(carried)}, "
+            f"but the running value is {format_value(current)}"
+        )
+        return reason, walk.next_step()
+    if c != walk.values[i + 1]:
+        return f"{event.text.strip()!r} has wrong arithmetic ({problem.op_step(i)})", walk.next_step()
+    accepted.append(problem.op_step(i))
+    walk.last_eq = event.eq
+    walk.started = True
+    walk.i += 1
+    return None
+
+
+def _check_box(walk: _Walk, event: _Event) -> tuple[str, str] | None:
+    """``(reason, fix)`` when a box is wrong; None when it holds the answer."""
+    answer = walk.values[-1]
+    if event.value is not None and event.value == answer:
+        return None
+    shown = event.text if event.value is None else format_value(event.value)
+    if walk.i < walk.n_ops:
+        return f"boxes {shown} after {walk.i} of {walk.n_ops} operations", walk.next_step()
+    return f"boxes {shown}, but the result is {format_value(answer)}", walk.problem.answer_step()
+
+
+def _check_step(walk: _Walk, t: int, events: list[_Event]) -> Diagnosis | None:
+    """The verdict ending the check at step ``t`` (a wrong event, or a right box); None to read on."""
+    accepted: list[str] = []  # canonical forms of this step's correct events
+    for event in events:
+        if event.kind == "start":
+            wrong = _check_start(walk, event, accepted)
+        elif event.kind == "eq":
+            wrong = _check_eq(walk, event, accepted)
+        else:  # box
+            wrong = _check_box(walk, event)
+            if wrong is None:
+                return Diagnosis(None, "correct")
+        if wrong is not None:
+            reason, fix = wrong
             return Diagnosis(t, reason, t, "\n".join([*accepted, fix]))
+    return None
 
-        for event in events:
-            if event.kind == "start":
-                if event.value != values[i]:
-                    if i == 0:
-                        return wrong(
-                            f"wrong start value {event.text.strip()!r}, "
-                            f"the problem starts with {problem.start}",
-                            problem.start_step(),
-                        )
-                    return wrong(
-                        f"{event.text.strip()!r} continues from {format_value(event.value or 0)}, "
-                        f"but the running value is {format_value(values[i])}",
-                        next_step(i),
-                    )
-                if i == 0:
-                    started = True
-                    accepted.append(problem.start_step())
-            elif event.kind == "eq":
-                a, op, b, c = event.eq
-                if last_eq is not None and event.eq == last_eq:
-                    continue  # a restatement of the previous equation
-                if i >= n_ops:
-                    return wrong(
-                        f"{event.text.strip()!r} comes after the last operation", problem.answer_step()
-                    )
-                expected_op, operand = problem.ops[i]
-                current = values[i]
-                if op != expected_op or not (b == operand or (op in "+*" and a == operand and b == current)):
-                    return wrong(
-                        f"{event.text.strip()!r} has the wrong operation or operand; "
-                        f"the next one is '{expected_op} {operand}'",
-                        next_step(i),
-                    )
-                carried = a if b == operand else b
-                if carried != current:
-                    return wrong(
-                        f"{event.text.strip()!r} carries {format_value(carried)}, "
-                        f"but the running value is {format_value(current)}",
-                        next_step(i),
-                    )
-                if c != values[i + 1]:
-                    return wrong(
-                        f"{event.text.strip()!r} has wrong arithmetic ({problem.op_step(i)})", next_step(i)
-                    )
-                accepted.append(problem.op_step(i))
-                last_eq = event.eq
-                started = True
-                i += 1
-            else:  # box
-                if event.value is not None and event.value == answer:
-                    return Diagnosis(None, "correct")
-                shown = event.text if event.value is None else format_value(event.value)
-                if i < n_ops:
-                    return wrong(f"boxes {shown} after {i} of {n_ops} operations", next_step(i))
-                return wrong(
-                    f"boxes {shown}, but the result is {format_value(answer)}", problem.answer_step()
-                )
 
-    # No box: the solution stops before the answer.
-    missing = next_step(i) if started else problem.start_step()
+def _no_answer(walk: _Walk, steps: list[str], last_event_step: int) -> Diagnosis:
+    """The verdict for a solution that stops before the answer (no box)."""
+    i, n_ops = walk.i, walk.n_ops
+    missing = walk.missing_step()
     if last_event_step < len(steps):  # prose after the last computation: replace its first step
         t = last_event_step + 1
         return Diagnosis(
@@ -242,6 +260,30 @@ def diagnose(problem_row: Any, text: str) -> Diagnosis:
     if t == 0:
         return Diagnosis(1, "the solution is empty", 1, missing)
     return Diagnosis(t + 1, reason, t, steps[-1] + STEP_SEPARATOR + missing)
+
+
+def diagnose(problem_row: Any, text: str) -> Diagnosis:
+    """Check ``text`` against the problem step by step (see the module doc); never raises on ``text``.
+
+    ``problem_row``: a row with ``problem`` (and optionally ``answer``, checked for consistency),
+    a problem text, or an :class:`ArithProblem`.
+    """
+    problem = _problem_of(problem_row)
+    walk = _Walk(problem, [Fraction(v) for v in problem.values])
+    steps = split_steps(str(text or ""))
+    last_event_step = 0  # 1-based index of the last step holding an event
+    for t, step in enumerate(steps, start=1):
+        events, unclosed = _events(step)
+        if not events:
+            if unclosed or _COMPUTATION_LIKE.search(step):
+                return Diagnosis(t, f"cannot read {step.strip()[:80]!r}", t, walk.missing_step())
+            continue
+        last_event_step = t
+        verdict = _check_step(walk, t, events)
+        if verdict is not None:
+            return verdict
+    # No box: the solution stops before the answer.
+    return _no_answer(walk, steps, last_event_step)
 
 
 def check_solution(problem_row: Any, text: str) -> tuple[int | None, str]:

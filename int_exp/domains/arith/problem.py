@@ -6,11 +6,9 @@ and reference solutions (the formats are described in :mod:`int_exp.domains.arit
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any
 
 from int_exp.interventions.steps import join_steps
 
@@ -135,10 +133,3 @@ def parse_problem(text: str) -> ArithProblem:
             )
         ops.append((_FROM_WORD[pm.group(1).lower()], int(pm.group(2))))
     return ArithProblem(int(m.group(1)), tuple(ops))
-
-
-def field_of(obj: Any, name: str, default: Any = None) -> Any:
-    """``obj[name]`` for a mapping (a row, a dict config), else ``obj.name``; ``default`` if absent."""
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)

@@ -59,6 +59,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -194,49 +195,57 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
         model, stats = _fit(cfg, tokenizer, examples, device)
         model.to("cpu").save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
-    losses = stats["losses"]
-    n_params = stats["parameters"]
-    steps = len(losses)
-    train_seconds = stats["seconds"]
-    tokens_seen = stats["tokens"]
-
-    window = max(1, min(50, len(losses) // 5))
-    card: dict[str, Any] = {
-        "what": "int-exp sandbox: a character-level Llama trained from scratch on arith detailed solutions",
-        "config": plain_dict(cfg),
-        "arith": plain_dict(arith_cfg),
-        "parameters": n_params,
-        "vocab_size": len(tokenizer),
-        "train_problems": len(problems),
-        "train_ops": [int(cfg.train_min_ops), int(cfg.train_max_ops)],
-        "train_steps": steps,
-        "train_tokens": tokens_seen,
-        "epochs": round(steps * int(cfg.batch_size) / max(1, len(problems)), 2),
-        "longest_train_sequence": longest,
-        "loss_first": sum(losses[:window]) / window,
-        "loss_last": sum(losses[-window:]) / window,
-        "train_seconds": round(train_seconds, 1),
-        "threads": thread_count(cfg.num_threads),
-        "device": device,
-        "bf16": stats["bf16"],
-    }
+    card = _card(cfg, arith_cfg, stats, len(tokenizer), len(problems), longest, device)
     n_eval = int(cfg.eval_problems)
     if n_eval > 0:
-        t_eval = time.perf_counter()
-        from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
-
-        card["eval"] = evaluate_sandbox(
-            out_dir, arith_cfg, n_problems=n_eval, n_samples=1, temperature=float(cfg.eval_temperature),
-            seed=int(cfg.seed),
-        )["summary"]
-        card["eval_seconds"] = round(time.perf_counter() - t_eval, 1)
+        card["eval"], card["eval_seconds"] = _evaluate(cfg, arith_cfg, out_dir, n_eval)
     card["build_seconds"] = round(time.perf_counter() - t_start, 1)
     (out_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
     log.info(
         "sandbox: %d parameters, %d steps in %.0f s, loss %.3f -> %.3f%s",
-        n_params, steps, train_seconds, card["loss_first"], card["loss_last"],
+        stats["parameters"], len(stats["losses"]), stats["seconds"], card["loss_first"], card["loss_last"],
         "".join(f", {k} {v['accuracy']:.0%}" for k, v in card.get("eval", {}).items()),
     )
+
+
+def _card(
+    cfg: Any, arith_cfg: Any, stats: dict[str, Any], vocab_size: int, n_problems: int, longest: int, device: str
+) -> dict[str, Any]:
+    """The model card's training part: what was trained, on what, for how long, and the loss."""
+    losses = stats["losses"]
+    steps = len(losses)
+    window = max(1, min(50, len(losses) // 5))
+    return {
+        "what": "int-exp sandbox: a character-level Llama trained from scratch on arith detailed solutions",
+        "config": plain_dict(cfg),
+        "arith": plain_dict(arith_cfg),
+        "parameters": stats["parameters"],
+        "vocab_size": vocab_size,
+        "train_problems": n_problems,
+        "train_ops": [int(cfg.train_min_ops), int(cfg.train_max_ops)],
+        "train_steps": steps,
+        "train_tokens": stats["tokens"],
+        "epochs": round(steps * int(cfg.batch_size) / max(1, n_problems), 2),
+        "longest_train_sequence": longest,
+        "loss_first": sum(losses[:window]) / window,
+        "loss_last": sum(losses[-window:]) / window,
+        "train_seconds": round(stats["seconds"], 1),
+        "threads": thread_count(cfg.num_threads),
+        "device": device,
+        "bf16": stats["bf16"],
+    }
+
+
+def _evaluate(cfg: Any, arith_cfg: Any, out_dir: Path, n_eval: int) -> tuple[dict[str, Any], float]:
+    """The card's sampled accuracy by difficulty (``n_eval`` problems per band) and its seconds."""
+    t_eval = time.perf_counter()
+    from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
+
+    summary = evaluate_sandbox(
+        out_dir, arith_cfg, n_problems=n_eval, n_samples=1, temperature=float(cfg.eval_temperature),
+        seed=int(cfg.seed),
+    )["summary"]
+    return summary, round(time.perf_counter() - t_eval, 1)
 
 
 def _use_bf16(cfg: Any, device: str) -> bool:
@@ -256,6 +265,65 @@ def _use_bf16(cfg: Any, device: str) -> bool:
     return any(bool(check()) for check in checks if check is not None)
 
 
+def _lr_lambda(steps: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
+    """The learning-rate factor at a step: linear warmup, then cosine decay to ``min_ratio``."""
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return lr_at
+
+
+def _optimizer(cfg: Any, model: Any) -> tuple[Any, Any]:
+    """AdamW (no weight decay on 1-d parameters, the norms) and its warmup + cosine schedule."""
+    import torch
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=float(cfg.learning_rate),
+        betas=(0.9, 0.98),
+    )
+    steps = int(cfg.train_steps)
+    warmup = max(1, min(int(cfg.warmup_steps), steps // 10))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps, warmup, float(cfg.min_lr_ratio)))
+    return optimizer, scheduler
+
+
+def _batch_tensors(batch: list[tuple[list[int], int]], pad_id: int) -> tuple[Any, Any]:
+    """``(input_ids, labels)`` of a batch, right-padded, labels only on the part after the prompt."""
+    import torch
+
+    # Widths rounded up to a multiple of 32: a handful of tensor shapes instead of hundreds,
+    # so the CPU kernels (oneDNN under bf16 autocast) are built once per shape and reused.
+    width = -(-max(len(ids) for ids, _ in batch) // 32) * 32
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    for r, (ids, n_prompt) in enumerate(batch):  # right padding: causal attention never sees it
+        input_ids[r, : len(ids)] = torch.tensor(ids)
+        labels[r, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
+    return input_ids, labels
+
+
+def _train_step(model: Any, optimizer: Any, scheduler: Any, batch: tuple[Any, Any], device: str, bf16: bool) -> float:
+    """One optimizer step on ``batch`` (input ids, labels); returns its loss."""
+    import torch
+
+    input_ids, labels = batch
+    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+        loss = model(input_ids=input_ids.to(device), labels=labels.to(device)).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
 def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device: str, on_step: Any = None):
     """The training loop: returns the trained model (eval mode) and its statistics.
     ``on_step(step, model, losses)``, when given, is called after every optimizer step."""
@@ -269,24 +337,8 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     config = small_llama_config(tokenizer, cfg, num_kv_heads=cfg.num_heads, bos_token_id=None)
     model = LlamaForCausalLM(config).to(device)
     model.train()
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=float(cfg.learning_rate),
-        betas=(0.9, 0.98),
-    )
+    optimizer, scheduler = _optimizer(cfg, model)
     steps = int(cfg.train_steps)
-    warmup = max(1, min(int(cfg.warmup_steps), steps // 10))
-    min_ratio = float(cfg.min_lr_ratio)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, steps - warmup)
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     bf16 = _use_bf16(cfg, device)
     rng = random.Random(f"int-exp/sandbox/{int(cfg.seed)}")
     lengths = [len(ids) for ids, _ in examples]
@@ -300,22 +352,7 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
         if not queue:
             queue = length_batches(lengths, int(cfg.batch_size), rng=rng)
         batch = [examples[i] for i in queue.pop()]
-        # Widths rounded up to a multiple of 32: a handful of tensor shapes instead of hundreds,
-        # so the CPU kernels (oneDNN under bf16 autocast) are built once per shape and reused.
-        width = -(-max(len(ids) for ids, _ in batch) // 32) * 32
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        for r, (ids, n_prompt) in enumerate(batch):  # right padding: causal attention never sees it
-            input_ids[r, : len(ids)] = torch.tensor(ids)
-            labels[r, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
-        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-            loss = model(input_ids=input_ids.to(device), labels=labels.to(device)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
+        losses.append(_train_step(model, optimizer, scheduler, _batch_tensors(batch, pad_id), device, bf16))
         tokens += sum(len(ids) for ids, _ in batch)
         if step % 10 == 0 or step == steps - 1:
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")

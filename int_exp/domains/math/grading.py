@@ -248,6 +248,45 @@ def grade(output: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
     return answers_equivalent(pred, gold, timeout=timeout)
 
 
+def _distinct_pairs(
+    outputs: Sequence[str], golds: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[int], list[int | None]]:
+    """The distinct (prediction, gold) pairs, how many outputs share each, and each output's pair
+    (None: no box or no gold, nothing to verify)."""
+    index: dict[tuple[str, str], int] = {}
+    pairs: list[tuple[str, str]] = []
+    multiplicity: list[int] = []
+    slots: list[int | None] = []
+    for output, gold in zip(outputs, golds):
+        pred = extract_boxed(output)
+        gold = str(gold).strip()
+        if not pred or not gold:
+            slots.append(None)
+            continue
+        key = (pred, gold)
+        slot = index.get(key)
+        if slot is None:
+            slot = index[key] = len(pairs)
+            pairs.append(key)
+            multiplicity.append(0)
+        multiplicity[slot] += 1
+        slots.append(slot)
+    return pairs, multiplicity, slots
+
+
+def _progress_bar(total: int, multiplicity: list[int]) -> tuple[Any, Callable[[int], None]]:
+    """A tqdm bar counting samples, and the ``on_done(slot)`` callback that advances it."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="grading", unit="sample")
+    bar.update(total - sum(multiplicity))  # outputs without a box: nothing to verify
+
+    def on_done(slot: int) -> None:
+        bar.update(multiplicity[slot])
+
+    return bar, on_done
+
+
 def grade_many(
     outputs: Sequence[str],
     golds: Sequence[str],
@@ -288,36 +327,8 @@ def grade_many(
             f"grade_many: outputs and golds must have the same length, got {len(outputs)} outputs "
             f"and {len(golds)} golds"
         )
-    index: dict[tuple[str, str], int] = {}
-    pairs: list[tuple[str, str]] = []
-    multiplicity: list[int] = []
-    slots: list[int | None] = []
-    for output, gold in zip(outputs, golds):
-        pred = extract_boxed(output)
-        gold = str(gold).strip()
-        if not pred or not gold:
-            slots.append(None)
-            continue
-        key = (pred, gold)
-        slot = index.get(key)
-        if slot is None:
-            slot = index[key] = len(pairs)
-            pairs.append(key)
-            multiplicity.append(0)
-        multiplicity[slot] += 1
-        slots.append(slot)
-
-    bar: Any = None
-    on_done = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(outputs), desc="grading", unit="sample")
-        bar.update(len(outputs) - sum(multiplicity))  # outputs without a box: nothing to verify
-
-        def on_done(slot: int) -> None:
-            bar.update(multiplicity[slot])
-
+    pairs, multiplicity, slots = _distinct_pairs(outputs, golds)
+    bar, on_done = _progress_bar(len(outputs), multiplicity) if progress else (None, None)
     try:
         verdicts = _verify_pairs(pairs, timeout, workers, on_done=on_done)
     finally:

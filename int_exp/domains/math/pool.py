@@ -149,59 +149,75 @@ class WorkerPool:
             # Keep n_workers alive while there is work left for them (replacing killed ones).
             while pending and len(self.workers) < n_workers:
                 self._spawn()
-            busy = sum(w.task is not None for w in self.workers)
-            for worker in list(self.workers):
-                if worker.ready and worker.task is None and pending and busy < n_workers:
-                    index = pending.popleft()
-                    pred, gold = pairs[index]
-                    try:
-                        worker.conn.send((index, pred, gold, timeout))
-                    except OSError:  # broken pipe: the worker died
-                        pending.appendleft(index)
-                        self._drop(worker)
-                        break
-                    worker.task = index
-                    busy += 1
-                    worker.deadline = time.monotonic() + limit if limit else float("inf")
-            now = time.monotonic()
-            deadlines = [w.deadline for w in self.workers if w.task is not None]
-            deadlines += [w.started + WORKER_START_TIMEOUT for w in self.workers if not w.ready]
-            wait_for = max(0.0, min(deadlines) - now) if deadlines else None
-            by_conn = {w.conn: w for w in self.workers}
-            for conn in multiprocessing.connection.wait(list(by_conn), timeout=wait_for):
-                worker = by_conn[conn]
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError):  # the worker died (segfault, OOM kill, ...)
-                    if worker.task is not None:
-                        log.warning("grading worker %s died on a pair; counted False", worker.pid)
-                        finish(worker.task, False)
-                    elif not worker.ready:
-                        start_failures += 1
-                    self._drop(worker)
-                    continue
-                if msg[0] == "ready":
-                    worker.ready = True
-                else:
-                    index, verdict = msg
-                    worker.task = None
-                    finish(index, bool(verdict))
-            now = time.monotonic()
-            for worker in list(self.workers):
-                if worker.task is not None and now >= worker.deadline:
-                    log.warning("grading worker %s stuck past %.1fs; killed, pair counted False",
-                                worker.pid, limit)
-                    finish(worker.task, False)
-                    self._drop(worker)
-                elif not worker.ready and now >= worker.started + WORKER_START_TIMEOUT:
-                    start_failures += 1
-                    self._drop(worker)
+            self._hand_out(pairs, pending, timeout, n_workers, limit)
+            start_failures += self._receive(finish)
+            start_failures += self._reap(limit, finish)
             if start_failures >= 3:
                 raise RuntimeError(
                     f"int_exp.domains.math.grading: {start_failures} grading workers failed to start "
                     "(see their stderr); cannot grade in worker processes"
                 )
         return results
+
+    def _hand_out(self, pairs, pending: deque, timeout, n_workers: int, limit: float | None) -> None:
+        """Send pending pairs to idle ready workers, keeping at most ``n_workers`` busy."""
+        busy = sum(w.task is not None for w in self.workers)
+        for worker in list(self.workers):
+            if worker.ready and worker.task is None and pending and busy < n_workers:
+                index = pending.popleft()
+                pred, gold = pairs[index]
+                try:
+                    worker.conn.send((index, pred, gold, timeout))
+                except OSError:  # broken pipe: the worker died
+                    pending.appendleft(index)
+                    self._drop(worker)
+                    break
+                worker.task = index
+                busy += 1
+                worker.deadline = time.monotonic() + limit if limit else float("inf")
+
+    def _receive(self, finish: Callable[[int, bool], None]) -> int:
+        """Wait for messages until the next deadline and handle them; returns workers that failed to start."""
+        start_failures = 0
+        now = time.monotonic()
+        deadlines = [w.deadline for w in self.workers if w.task is not None]
+        deadlines += [w.started + WORKER_START_TIMEOUT for w in self.workers if not w.ready]
+        wait_for = max(0.0, min(deadlines) - now) if deadlines else None
+        by_conn = {w.conn: w for w in self.workers}
+        for conn in multiprocessing.connection.wait(list(by_conn), timeout=wait_for):
+            worker = by_conn[conn]
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):  # the worker died (segfault, OOM kill, ...)
+                if worker.task is not None:
+                    log.warning("grading worker %s died on a pair; counted False", worker.pid)
+                    finish(worker.task, False)
+                elif not worker.ready:
+                    start_failures += 1
+                self._drop(worker)
+                continue
+            if msg[0] == "ready":
+                worker.ready = True
+            else:
+                index, verdict = msg
+                worker.task = None
+                finish(index, bool(verdict))
+        return start_failures
+
+    def _reap(self, limit: float | None, finish: Callable[[int, bool], None]) -> int:
+        """Kill workers stuck on a pair or slow to start; returns those that failed to start."""
+        start_failures = 0
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.task is not None and now >= worker.deadline:
+                log.warning("grading worker %s stuck past %.1fs; killed, pair counted False",
+                            worker.pid, limit)
+                finish(worker.task, False)
+                self._drop(worker)
+            elif not worker.ready and now >= worker.started + WORKER_START_TIMEOUT:
+                start_failures += 1
+                self._drop(worker)
+        return start_failures
 
     def close(self) -> None:
         with self.lock:
