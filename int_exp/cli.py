@@ -140,6 +140,7 @@ def register_configs() -> None:
 def run_job(cfg: DictConfig) -> float | None:
     from int_exp.checks import check_settings
     from int_exp.pipeline.runner import Runner, make_plan
+    from int_exp.pipeline.threads import registered, registry
     from int_exp.stages import STAGES
     from int_exp.tracking import make_tracker
 
@@ -156,7 +157,7 @@ def run_job(cfg: DictConfig) -> float | None:
     params.update({f"override.{o.split('=', 1)[0].lstrip('+~')}": o.split("=", 1)[1] for o in overrides if "=" in o})
     if cfg.tracking.trial_number is not None:
         params["trial_number"] = cfg.tracking.trial_number
-    with sigterm_as_interrupt(), tracker.job(cfg, job_tags(cfg, info), params) as run_id:
+    with sigterm_as_interrupt(), registered(registry()), tracker.job(cfg, job_tags(cfg, info), params) as run_id:
         results = Runner(cfg, tracker).run()
         metrics = {k: v for result in results.values() for k, v in result.metrics.items()}
         hits = [name for name, result in results.items() if result.cache_hit]

@@ -107,7 +107,10 @@ class DataConfig:
 @dataclass
 class BackendConfig:
     name: str = "hf"  # hf | vllm | openai
-    batch_size: int = 16  # hf: prompts per generate call
+    batch_size: int = 16  # hf: prompts per decoding batch (each with n samples)
+    # hf: at most this many cache positions per sample in a batch (prompts x (longest prompt + new
+    # tokens)): long prompts in smaller batches, short ones in bigger. null: batch_size alone.
+    batch_tokens: int | None = None
     device: str = "auto"
     isolate: bool = False  # run the engine in a child process (vLLM keeps GPU memory in-process)
     tensor_parallel_size: int = 1
@@ -254,6 +257,9 @@ class Config:
     # run only when listed here and enabled by the variant.
     stages: list[str] = field(default_factory=lambda: ["sft", "rl", "eval"])
     optimized_metric: str | None = None  # what run.py returns to a sweeper
+    # CPU threads of this job (torch, OpenMP, tokenizers, grading workers); 0: the machine's cores
+    # divided by the int-exp jobs running on it, rechecked before every stage (pipeline/threads.py)
+    threads: int = 0
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

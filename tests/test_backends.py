@@ -159,15 +159,20 @@ def test_plan_batches_groups_clipped_prompts_under_the_longest_budget():
     ]
 
 
+def test_plan_batches_keeps_to_a_token_budget():
+    from int_exp.backends.hf import plan_batches
+
+    ids = [[1] * 10, [1] * 2, [1] * 6, [1] * 2]  # + 8 new tokens: 18, 10, 14, 10 positions
+    assert plan_batches(ids, [8] * 4, max_tokens=8, batch_size=4) == [([0, 2, 1, 3], 8)]
+    # 40 positions per batch: the longest prompts alone or in pairs, the short ones together
+    assert plan_batches(ids, [8] * 4, max_tokens=8, batch_size=4, batch_tokens=40) == [([0, 2], 8), ([1, 3], 8)]
+    assert plan_batches(ids, [8] * 4, max_tokens=8, batch_size=4, batch_tokens=20) == [([0], 8), ([2], 8), ([1, 3], 8)]
+
+
 def test_progress_bar_counts_decoding_steps(tiny_model_dir):
     from tqdm import tqdm
 
-    from int_exp.backends.hf import HFBackend, StepCounter, encode_chats
-
-    counter = StepCounter(None)
-    for value in ("prompt ids", "step 1 tokens", "step 2 tokens"):
-        counter.put(value)
-    assert counter.steps == 2  # the first put is the prompt
+    from int_exp.backends.hf import HFBackend, encode_chats
 
     backend = HFBackend(str(tiny_model_dir), batch_size=4)
     try:

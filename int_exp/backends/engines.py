@@ -22,6 +22,7 @@ def build_in_process(
             dtype=dtype,
             device=opts.get("device", "auto"),
             batch_size=int(opts.get("batch_size") or 16),
+            batch_tokens=opts.get("batch_tokens"),
             max_context=max_context,
         )
     if name == "vllm":

@@ -94,47 +94,28 @@ def encode_with_budgets(
 
 
 def plan_batches(
-    ids: Sequence[Sequence[int]], budgets: Sequence[int], max_tokens: int, batch_size: int
+    ids: Sequence[Sequence[int]], budgets: Sequence[int], max_tokens: int, batch_size: int,
+    batch_tokens: int | None = None,
 ) -> list[tuple[list[int], int]]:
     """Group prompt indices into ``(batch, new_tokens)`` calls, longest prompts first.
 
     Prompts with the full budget are batched together; prompts whose budget the context clipped
     are batched among themselves (neighbours in length, so nearly equal budgets) and a batch
     gets its longest prompt's budget, so no row runs past the context. Prompts with no budget
-    are left out (their completions stay empty).
+    are left out (their completions stay empty). A batch holds at most ``batch_size`` prompts and,
+    with ``batch_tokens``, at most that many cache positions per sample (prompts x (longest
+    prompt + new tokens)): long prompts come in smaller batches, short ones in bigger.
     """
     from int_exp.models.batching import length_batches
 
     batches = []
     for group in ([i for i in range(len(ids)) if 0 < budgets[i] == max_tokens],
                   [i for i in range(len(ids)) if 0 < budgets[i] < max_tokens]):
-        for rows in length_batches([len(ids[i]) for i in group], batch_size, longest_first=True):
+        lengths = [len(ids[i]) + max_tokens for i in group]
+        for rows in length_batches(lengths, batch_size, longest_first=True, max_padded_tokens=batch_tokens):
             batch = [group[r] for r in rows]
             batches.append((batch, min(budgets[i] for i in batch)))
     return batches
-
-
-class StepCounter:
-    """A ``generate`` streamer that advances a progress bar by one per decoding step.
-
-    transformers hands a streamer the prompt first, then each step's new tokens (one per row).
-    """
-
-    def __init__(self, bar: Any = None) -> None:
-        self.bar = bar
-        self.steps = -1  # the first put is the prompt
-
-    def put(self, value: Any) -> None:
-        if self.steps >= 0 and self.bar is not None:
-            self.bar.update(1)
-        self.steps += 1
-
-    def end(self) -> None:
-        pass
-
-    def finish(self, budget: int) -> None:
-        if self.bar is not None:
-            self.bar.update(max(0, budget - max(self.steps, 0)))
 
 
 def _model_context(model: Any) -> int | None:
@@ -157,6 +138,7 @@ class HFBackend(SamplingBackend):
         dtype: str = "float32",
         device: str = "auto",
         batch_size: int = 16,
+        batch_tokens: int | None = None,
         max_context: int | None = None,
     ) -> None:
         import torch
@@ -168,6 +150,7 @@ class HFBackend(SamplingBackend):
         self.model = load_causal_lm(model_path, dtype=dtype, device=self.device).eval()
         use_grouped_decoding(self.model)
         self.batch_size = max(1, int(batch_size))
+        self.batch_tokens = int(batch_tokens) if batch_tokens else None
         limits = [c for c in (max_context, _model_context(self.model)) if c]
         self.context = min(limits) if limits else None
         self.eos_ids = eos_token_ids(self.tokenizer, getattr(self.model, "generation_config", None))
@@ -185,7 +168,7 @@ class HFBackend(SamplingBackend):
         results: list[list[str]] = [[""] * params.n for _ in chats]
         ids, budgets = encode_with_budgets(self.tokenizer, chats, params.max_tokens, self.context)
 
-        batches = plan_batches(ids, budgets, params.max_tokens, self.batch_size)
+        batches = plan_batches(ids, budgets, params.max_tokens, self.batch_size, self.batch_tokens)
         # One bar over decoding steps (not batches): a big batch on a CPU takes minutes.
         with tqdm(total=sum(b for _, b in batches), desc=desc, unit="step", dynamic_ncols=True) as bar:
             for b, (batch, budget) in enumerate(batches):
@@ -201,44 +184,23 @@ class HFBackend(SamplingBackend):
     def _generate_batch(
         self, prompts: list[list[int]], max_new_tokens: int, params: SamplingParams, seed: int, bar: Any
     ) -> list[list[str]]:
-        torch = self._torch
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for r, p in enumerate(prompts):  # left padding
-            input_ids[r, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-            attention_mask[r, width - len(p) :] = 1
+        from int_exp.backends.decoding import decode
+
         sample = params.temperature > 0
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": max_new_tokens,
-            "eos_token_id": self.eos_ids or None,
-            "pad_token_id": self.pad_id,
-            "num_beams": 1,
-        }
-        steps = StepCounter(bar)
-        kwargs["streamer"] = steps
-        if sample:
-            kwargs.update(
-                do_sample=True,
-                temperature=float(params.temperature),
-                top_p=float(params.top_p) if params.top_p and params.top_p < 1 else 1.0,
-                top_k=int(params.top_k) if params.top_k and params.top_k > 0 else 0,  # 0 disables
-                num_return_sequences=params.n,
-            )
-        else:
-            # Greedy decoding: one sequence, repeated n times (generate refuses n > 1 greedy).
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        # Seed a forked RNG state: the caller's (e.g. a trainer's) random stream is left untouched.
-        cuda = [torch.device(self.device).index or 0] if str(self.device).startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda), torch.inference_mode():
-            torch.manual_seed(seed)
-            out = self.model.generate(
-                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), **kwargs
-            )
-        steps.finish(max_new_tokens)  # rows that all stopped early leave the rest of the budget
-        new = out[:, width:].tolist()
-        texts = [self._decode(row) for row in new]
-        per_prompt = params.n if sample else 1
+        per_prompt = params.n if sample else 1  # greedy: one decode, repeated n times
+        steps = [0]
+
+        def on_step() -> None:
+            steps[0] += 1
+            if bar is not None:
+                bar.update(1)
+
+        with self._torch.inference_mode():
+            new = decode(self.model, prompts, max_new_tokens, params, seed, self.eos_ids, self.pad_id, on_step,
+                         copies=per_prompt)
+        if bar is not None:
+            bar.update(max_new_tokens - steps[0])  # rows that all stopped early leave the rest of the budget
+        texts = [self._decode(tokens) for tokens in new]
         grouped = [texts[r * per_prompt : (r + 1) * per_prompt] for r in range(len(prompts))]
         return grouped if sample else [g * params.n for g in grouped]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from int_exp.pipeline import threads
 from int_exp.pipeline.cache import Cache, write_outputs
 from int_exp.pipeline.fingerprint import Fingerprints
 from int_exp.pipeline.plan import canonical_targets, execution_order, make_plan, stage_key
@@ -65,6 +66,10 @@ class Runner:
         return self.results
 
     def run_stage(self, stage: Stage, merge: bool = False) -> StageResult:
+        # This job's share of the cores, as jobs on this machine start and end (pipeline/threads.py).
+        budget = threads.budget(OmegaConf.select(self.cfg, "threads", default=0) or 0, threads.registry())
+        threads.apply(budget)
+        self.tracker.log_metrics(None, {"threads": budget}, step=len(self.results))
         if merge:  # built from shard entries, not from this job's upstream stages
             inputs, key, subset = {}, None, {}
         else:

@@ -261,9 +261,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def default_workers(n_pairs: int) -> int:
-    """One worker per CPU this process may use, at most one per pair."""
+    """One worker per CPU of this job's thread budget (``$INT_EXP_THREADS``, set by the runner;
+    else every CPU this process may use), at most one per pair."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
+    budget = os.environ.get("INT_EXP_THREADS", "")
+    if budget.isdigit() and int(budget) > 0:
+        cpus = min(cpus, int(budget))
     return max(1, min(n_pairs, cpus))

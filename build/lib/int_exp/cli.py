@@ -1,0 +1,176 @@
+"""One job: compose tracking around the runner and return the optimised metric."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("int_exp")
+
+PARENT_RUN_FILE = ".mlflow_parent_run_id"  # written into a sweep's folder by the sweep callback
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, SLURM and ``kill`` send), handled like Ctrl-C: every ``finally``
+    runs (staging folders removed) and the MLflow runs end KILLED with the signal as tag."""
+
+    signal_name = "SIGTERM"
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Terminated(f"received {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def hydra_info() -> dict[str, Any]:
+    """Group choices, overrides and sweep folder of the current Hydra job (empty outside Hydra)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+    except Exception:  # noqa: BLE001 - outside a Hydra job (tests, notebooks) there is no Hydra config
+        return {}
+    return {
+        "choices": {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")},
+        "overrides": list(hc.overrides.task),
+        "sweep_dir": hc.sweep.dir if str(hc.mode) == "RunMode.MULTIRUN" else None,
+        "job_num": hc.job.get("num"),
+    }
+
+
+def comparison_group(cfg: DictConfig) -> str:
+    """Runs comparable in one table share the base model and every evaluation setting."""
+    from int_exp.domains import all_domains
+
+    domain_sections = [path for domain in all_domains() for path in domain.settings]  # data.arith, model.sandbox
+    keys = ["model.name_or_path", "model.revision", "model.tiny", "data.eval", "data.limit", "data.seed",
+            "data.prompt_template", "eval", "sampling.top_p", "sampling.top_k", *domain_sections]
+    subset = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+              for k in keys for v in [OmegaConf.select(cfg, k)]}
+    return hashlib.sha256(json.dumps(subset, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def sweep_parent_run(cfg: DictConfig, info: dict[str, Any]) -> None:
+    """Attach this job to its sweep's parent run, passed explicitly through the sweep folder."""
+    if cfg.tracking.parent_run_id or not info.get("sweep_dir"):
+        return
+    marker = Path(info["sweep_dir"]) / PARENT_RUN_FILE
+    if marker.exists():
+        OmegaConf.update(cfg, "tracking.parent_run_id", marker.read_text().strip())
+
+
+def resolve_proposer(cfg: DictConfig) -> None:
+    """``intervention.proposer=auto``: the exact step checker where the training data's domain has
+    one (arith), else the policy itself. Resolved before any cache key is computed, so ``auto`` and the
+    value it stands for share cache entries, and MLflow records what ran."""
+    if cfg.intervention.proposer != "auto":
+        return
+    from int_exp.domains import domain_of
+
+    proposer = "oracle" if domain_of(str(cfg.data.train.source)).oracle() is not None else "self"
+    OmegaConf.update(cfg, "intervention.proposer", proposer)
+    log.info("intervention.proposer=auto -> %s (training data: %s)", proposer, cfg.data.train.source)
+
+
+def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
+    choices = info.get("choices", {})
+    tags = {
+        "mlflow.note.content": job_description(cfg),
+        "variant": cfg.variant.name,
+        "model": cfg.model.name,
+        "train_data": cfg.data.train.name,
+        "eval_data": ",".join(spec.name for spec in cfg.data.eval),
+        "experiment_config": str(choices.get("experiment") or "none"),
+        "comparison_group": comparison_group(cfg),
+        "stages": ",".join(cfg.stages),
+    }
+    if info.get("job_num") is not None:
+        tags["job_num"] = str(info["job_num"])
+    if cfg.tracking.trial_number is not None:
+        tags["trial_number"] = str(cfg.tracking.trial_number)
+    return tags
+
+
+_NOT_NAMING = ("variant", "experiment", "tracking.", "paths.", "hydra.", "hydra/")
+
+
+def job_run_name(cfg: DictConfig, info: dict[str, Any]) -> str:
+    """``int_no_filter``, ``int sft.clone_suffix=true`` (what sets a sweep's job apart), ``trial-3``."""
+    if cfg.tracking.run_name:
+        return str(cfg.tracking.run_name)
+    if cfg.tracking.trial_number is not None:
+        return f"trial-{cfg.tracking.trial_number}"
+    distinct = [o for o in info.get("overrides", []) if not o.lstrip("+~").startswith(_NOT_NAMING)]
+    return " ".join([str(cfg.variant.name), *distinct])
+
+
+def job_description(cfg: DictConfig) -> str:
+    evals = ", ".join(spec.name for spec in cfg.data.eval)
+    return (f"job: variant {cfg.variant.name} of model {cfg.model.name}, trained on {cfg.data.train.name}, "
+            f"evaluated on {evals}; stages {list(cfg.stages)}")
+
+
+def register_configs() -> None:
+    """Store the root schema (generic sections plus every domain's) in Hydra's ConfigStore."""
+    from int_exp.domains.schema import register_configs as register
+
+    register()
+
+
+def run_job(cfg: DictConfig) -> float | None:
+    from int_exp.checks import check_settings
+    from int_exp.pipeline.runner import Runner, make_plan
+    from int_exp.pipeline.threads import registered, registry
+    from int_exp.stages import STAGES
+    from int_exp.tracking import make_tracker
+
+    info = hydra_info()
+    sweep_parent_run(cfg, info)
+    resolve_proposer(cfg)
+    check_settings(cfg)  # before any MLflow run or cache entry exists
+    make_plan(cfg, STAGES)  # unknown stage names, likewise
+    OmegaConf.update(cfg, "tracking.run_name", job_run_name(cfg, info))
+    tracker = make_tracker(cfg.tracking)
+    overrides = info.get("overrides", [])
+    params = {"overrides": " ".join(overrides) or "(none)"}
+    # The values a sweep chose for this job, one param each (sweep runs compare them side by side).
+    params.update({f"override.{o.split('=', 1)[0].lstrip('+~')}": o.split("=", 1)[1] for o in overrides if "=" in o})
+    if cfg.tracking.trial_number is not None:
+        params["trial_number"] = cfg.tracking.trial_number
+    with sigterm_as_interrupt(), registered(registry()), tracker.job(cfg, job_tags(cfg, info), params) as run_id:
+        results = Runner(cfg, tracker).run()
+        metrics = {k: v for result in results.values() for k, v in result.metrics.items()}
+        hits = [name for name, result in results.items() if result.cache_hit]
+        log.info("done: cache hits %s; MLflow run %s", hits or "none", run_id)
+    return objective(cfg, metrics)
+
+
+def objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
+    if not cfg.optimized_metric:
+        return None
+    if cfg.optimized_metric not in metrics:
+        raise KeyError(
+            f"optimized_metric {cfg.optimized_metric!r} was not produced by this job; "
+            f"metrics: {sorted(metrics)}"
+        )
+    return metrics[cfg.optimized_metric]

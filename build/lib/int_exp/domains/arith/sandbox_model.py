@@ -1,0 +1,373 @@
+"""The sandbox model: a small transformer trained from scratch on synthetic arithmetic.
+
+SmolLM2-135M is too weak to check its own arithmetic, so a CPU run of InT on it exercises the
+plumbing but not the method. The sandbox is a small world where every stage does real work: a
+character-level Llama-style LM (~1.06M parameters) is trained from scratch (``builtin:sandbox``,
+built once by the ``model`` stage and cached) on detailed solutions of problems of the arith
+``pretrain`` split (:mod:`int_exp.domains.arith.generator`; never the train or test problems). It solves most
+easy problems and fails about half of the hard ones (6-8 operations), the way an LLM does: a correct prefix,
+then a first wrong step (nearly always an arithmetic slip, sometimes a skipped or misread
+operation) that the arith oracle locates and corrects, after which a continuation often succeeds.
+
+Tokenizer. One token per character: tab, newline, printable ASCII and ``×``/``÷`` (what the arith
+checker reads), plus the special tokens ``<|pad|>``, ``<|unk|>``, ``<|system|>``, ``<|user|>``,
+``<|assistant|>`` and ``<|end|>`` (the end of a turn, and the eos). It is a ``tokenizers``
+WordLevel model over single characters (a per-character split pre-tokenizer, a ``Fuse``
+decoder), wrapped in :class:`transformers.PreTrainedTokenizerFast` with ``padding_side="left"``
+and no clean-up of spaces, so ``decode(encode(text)) == text`` for any text in that alphabet.
+
+Chat template (:data:`CHAT_TEMPLATE`): ``<|user|>{content}<|end|>`` per message (likewise
+``system``, ``assistant``), and ``<|assistant|>`` for the generation prompt; nothing else, not
+even newlines (a character model pays for every one). In continue-final-message mode transformers
+cuts the rendering right after the final assistant content, so the prompt ends exactly with the
+partial text (trailing blank lines included).
+
+Training (:func:`train_sandbox_model`): ``<|user|>problem<|end|><|assistant|>detailed
+solution<|end|>`` sequences, loss on the assistant part and its ``<|end|>``; AdamW with warmup
+and a cosine schedule, length-grouped batches, seeded, in plain PyTorch, with bf16 autocast where
+the hardware has native bf16 (``precision: auto``; 1.5x faster on AVX512-BF16 CPUs, same
+accuracy in our runs). The folder gets the model, the tokenizer and ``sandbox_card.json`` (size,
+steps, time, loss, and sampled accuracy by difficulty on held-out ``test`` problems through the
+``hf`` backend).
+
+Calibration (defaults of :class:`~int_exp.config.SandboxModelConfig`, ``data.arith`` =
+:data:`SANDBOX_ARITH`, 2 CPU cores with AVX512-BF16, 2026-11-29): 1,063,168 parameters, 1800 steps
+x 16 sequences (1.4 epochs of 20,000 problems, 6.3M tokens) in 532 s of training (3.4 steps/s,
+bf16 autocast; 550 s with the card), loss 2.43 -> 0.006. Sampled accuracy at temperature 0.8 on
+held-out ``test`` problems: easy 94%, medium 72%, hard 44% (the card, 32 problems per band);
+on the 96 hard problems of ``experiment=sandbox`` pass@1 52% and pass@8 81% (8 samples each).
+Failures are a correct prefix and a first wrong step, all diagnosable by the oracle (the first
+error falls on average 70% of the way into the attempt on hard problems).
+``python benchmarks/sandbox_calibration.py`` reproduces these figures.
+
+What did not work, for the record (same budget, 2 cores): wider operands (up to 30, multipliers
+up to 5, values up to 999): 1400 steps reach easy 66% / medium 27% / hard 5.5%, 94% of the
+failures arithmetic slips; ArithConfig's defaults (99 / 9 / 9999) give ~0% even on easy. Two
+layers instead of four (2000 steps): hard 0-2%, three quarters of the errors a misread operation
+(two layers do not learn to find the i-th operation in the problem text). 1000 steps: hard 0%.
+Training on 1-5 operations only, so that hard problems are unseen lengths, gives 0% on hard even
+greedily: beyond the trained lengths the model cannot find the operations in the problem text.
+``learning_rate`` 6e-3 stalls. bf16 autocast is ~1.5x faster than fp32 on this CPU; padding
+batches to multiples of 32 tokens keeps oneDNN from building kernels for every new shape (the
+process otherwise grows past 3 GB and slows down).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from int_exp.config import plain_dict
+from int_exp.domains.arith.generator import with_steps
+from int_exp.models.batching import length_batches
+from int_exp.models.hardware import resolve_device, thread_count, torch_threads
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CHAT_TEMPLATE",
+    "END",
+    "PAD",
+    "SANDBOX_ARITH",
+    "SPECIAL_TOKENS",
+    "VOCAB_CHARS",
+    "build_tokenizer",
+    "encode_example",
+    "load_card",
+    "pretrain_problems",
+    "train_sandbox_model",
+]
+
+PAD, UNK, SYSTEM, USER, ASSISTANT, END = "<|pad|>", "<|unk|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"
+SPECIAL_TOKENS = [PAD, UNK, SYSTEM, USER, ASSISTANT, END]
+VOCAB_CHARS = ["\t", "\n"] + [chr(i) for i in range(32, 127)] + ["×", "÷"]
+CARD_NAME = "sandbox_card.json"
+
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] not in ['system', 'user', 'assistant'] -%}"
+    "{{ raise_exception('the sandbox chat template knows the roles system, user and assistant, not ' + message['role']) }}"
+    "{%- endif -%}"
+    "<|{{ message['role'] }}|>{{ message['content'] }}<|end|>"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<|assistant|>{%- endif -%}"
+)
+
+# The arith operand settings the defaults are calibrated for (data.arith of experiment=sandbox):
+# values stay below 200, + and - operands and start values up to 20, multipliers 2 and 3. Wider
+# ranges (30 / 5 / 999, or ArithConfig's 99 / 9 / 9999) need far more training steps than a
+# 5-10 minute CPU build gives before the model's arithmetic is right often enough.
+SANDBOX_ARITH = {"max_operand": 20, "max_multiplier": 3, "max_value": 199, "operations": ["+", "-", "*"]}
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------------------------
+
+
+def build_tokenizer():
+    """The sandbox's character-level tokenizer (see the module doc)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + VOCAB_CHARS)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    backend.add_special_tokens(SPECIAL_TOKENS)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token=PAD,
+        unk_token=UNK,
+        eos_token=END,
+        padding_side="left",  # kept only when passed to the constructor
+        clean_up_tokenization_spaces=False,
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=1_000_000,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def pretrain_problems(sandbox_cfg: Any, arith_cfg: Any):
+    """The training problems: ``train_problems`` from the arith ``pretrain`` split with
+    ``train_min_ops..train_max_ops`` operations (easy and medium by default), other knobs
+    (operands, operations, seed) as in ``arith_cfg``."""
+    from int_exp.domains.arith.generator import generate_problems
+
+    cfg = with_steps(arith_cfg, sandbox_cfg.train_min_ops, sandbox_cfg.train_max_ops)
+    return generate_problems(cfg, "pretrain", int(sandbox_cfg.train_problems))
+
+
+def encode_example(tokenizer: Any, problem: str, solution: str) -> tuple[list[int], int]:
+    """Token ids of ``<|user|>problem<|end|><|assistant|>solution<|end|>`` and the prompt's length
+    (the loss covers the rest). The prompt is rendered exactly as the generation backends do."""
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": problem}], tokenize=False, add_generation_prompt=True
+    )
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(solution + END, add_special_tokens=False)["input_ids"]
+    return list(prompt_ids) + list(answer_ids), len(prompt_ids)
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None:
+    """Train the sandbox model from scratch and save it (model, tokenizer, card) into ``out_dir``.
+
+    Args:
+        sandbox_cfg: a :class:`~int_exp.config.SandboxModelConfig` (or a DictConfig of it).
+        arith_cfg: the run's :class:`~int_exp.config.ArithConfig` (operands, operations, seed);
+            its step counts are replaced by the sandbox's ``train_min_ops..train_max_ops``.
+        out_dir: created if needed.
+    """
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = sandbox_cfg
+    if cfg.hidden_size // cfg.num_heads < 32:
+        raise ValueError(
+            f"model.sandbox: head_dim = hidden_size / num_heads = {cfg.hidden_size // cfg.num_heads} < 32 "
+            "(vLLM's CPU attention needs >= 32)"
+        )
+    t_start = time.perf_counter()
+    tokenizer = build_tokenizer()
+    problems = pretrain_problems(cfg, arith_cfg)
+    examples = [encode_example(tokenizer, p.text, p.detailed()) for p in problems]
+    longest = max(len(ids) for ids, _ in examples)
+    if longest > cfg.max_position_embeddings:
+        raise ValueError(f"model.sandbox: a training sequence has {longest} tokens > max_position_embeddings")
+
+    device = resolve_device(cfg.device)
+    with torch_threads(thread_count(cfg.num_threads)):
+        model, stats = _fit(cfg, tokenizer, examples, device)
+        model.to("cpu").save_pretrained(out_dir)
+        tokenizer.save_pretrained(out_dir)
+    card = _card(cfg, arith_cfg, stats, len(tokenizer), len(problems), longest, device)
+    n_eval = int(cfg.eval_problems)
+    if n_eval > 0:
+        card["eval"], card["eval_seconds"] = _evaluate(cfg, arith_cfg, out_dir, n_eval)
+    card["build_seconds"] = round(time.perf_counter() - t_start, 1)
+    (out_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
+    log.info(
+        "sandbox: %d parameters, %d steps in %.0f s, loss %.3f -> %.3f%s",
+        stats["parameters"], len(stats["losses"]), stats["seconds"], card["loss_first"], card["loss_last"],
+        "".join(f", {k} {v['accuracy']:.0%}" for k, v in card.get("eval", {}).items()),
+    )
+
+
+def _card(
+    cfg: Any, arith_cfg: Any, stats: dict[str, Any], vocab_size: int, n_problems: int, longest: int, device: str
+) -> dict[str, Any]:
+    """The model card's training part: what was trained, on what, for how long, and the loss."""
+    losses = stats["losses"]
+    steps = len(losses)
+    window = max(1, min(50, len(losses) // 5))
+    return {
+        "what": "int-exp sandbox: a character-level Llama trained from scratch on arith detailed solutions",
+        "config": plain_dict(cfg),
+        "arith": plain_dict(arith_cfg),
+        "parameters": stats["parameters"],
+        "vocab_size": vocab_size,
+        "train_problems": n_problems,
+        "train_ops": [int(cfg.train_min_ops), int(cfg.train_max_ops)],
+        "train_steps": steps,
+        "train_tokens": stats["tokens"],
+        "epochs": round(steps * int(cfg.batch_size) / max(1, n_problems), 2),
+        "longest_train_sequence": longest,
+        "loss_first": sum(losses[:window]) / window,
+        "loss_last": sum(losses[-window:]) / window,
+        "train_seconds": round(stats["seconds"], 1),
+        "threads": thread_count(cfg.num_threads),
+        "device": device,
+        "bf16": stats["bf16"],
+    }
+
+
+def _evaluate(cfg: Any, arith_cfg: Any, out_dir: Path, n_eval: int) -> tuple[dict[str, Any], float]:
+    """The card's sampled accuracy by difficulty (``n_eval`` problems per band) and its seconds."""
+    t_eval = time.perf_counter()
+    from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
+
+    summary = evaluate_sandbox(
+        out_dir, arith_cfg, n_problems=n_eval, n_samples=1, temperature=float(cfg.eval_temperature),
+        seed=int(cfg.seed),
+    )["summary"]
+    return summary, round(time.perf_counter() - t_eval, 1)
+
+
+def _use_bf16(cfg: Any, device: str) -> bool:
+    """bf16 autocast for training: ``precision: auto`` takes it where the hardware has native
+    bf16 (CPUs with AVX512-BF16 or AMX, about 1.5x faster there; CUDA GPUs with bf16)."""
+    import torch
+
+    precision = str(cfg.precision)
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"model.sandbox.precision must be auto, fp32 or bf16, got {precision!r}")
+    if precision != "auto":
+        return precision == "bf16"
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_bf16_supported())
+    cpu = getattr(torch, "cpu", None)
+    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(check()) for check in checks if check is not None)
+
+
+def _lr_lambda(steps: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
+    """The learning-rate factor at a step: linear warmup, then cosine decay to ``min_ratio``."""
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return lr_at
+
+
+def _optimizer(cfg: Any, model: Any) -> tuple[Any, Any]:
+    """AdamW (no weight decay on 1-d parameters, the norms) and its warmup + cosine schedule."""
+    import torch
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=float(cfg.learning_rate),
+        betas=(0.9, 0.98),
+    )
+    steps = int(cfg.train_steps)
+    warmup = max(1, min(int(cfg.warmup_steps), steps // 10))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps, warmup, float(cfg.min_lr_ratio)))
+    return optimizer, scheduler
+
+
+def _batch_tensors(batch: list[tuple[list[int], int]], pad_id: int) -> tuple[Any, Any]:
+    """``(input_ids, labels)`` of a batch, right-padded, labels only on the part after the prompt."""
+    import torch
+
+    # Widths rounded up to a multiple of 32: a handful of tensor shapes instead of hundreds,
+    # so the CPU kernels (oneDNN under bf16 autocast) are built once per shape and reused.
+    width = -(-max(len(ids) for ids, _ in batch) // 32) * 32
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    for r, (ids, n_prompt) in enumerate(batch):  # right padding: causal attention never sees it
+        input_ids[r, : len(ids)] = torch.tensor(ids)
+        labels[r, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
+    return input_ids, labels
+
+
+def _train_step(model: Any, optimizer: Any, scheduler: Any, batch: tuple[Any, Any], device: str, bf16: bool) -> float:
+    """One optimizer step on ``batch`` (input ids, labels); returns its loss."""
+    import torch
+
+    input_ids, labels = batch
+    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+        loss = model(input_ids=input_ids.to(device), labels=labels.to(device)).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device: str, on_step: Any = None):
+    """The training loop: returns the trained model (eval mode) and its statistics.
+    ``on_step(step, model, losses)``, when given, is called after every optimizer step."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import LlamaForCausalLM
+
+    from int_exp.models import small_llama_config
+
+    torch.manual_seed(int(cfg.seed))
+    config = small_llama_config(tokenizer, cfg, num_kv_heads=cfg.num_heads, bos_token_id=None)
+    model = LlamaForCausalLM(config).to(device)
+    model.train()
+    optimizer, scheduler = _optimizer(cfg, model)
+    steps = int(cfg.train_steps)
+    bf16 = _use_bf16(cfg, device)
+    rng = random.Random(f"int-exp/sandbox/{int(cfg.seed)}")
+    lengths = [len(ids) for ids, _ in examples]
+    pad_id = tokenizer.pad_token_id
+    queue: list[list[int]] = []
+    losses: list[float] = []
+    tokens = 0
+    t0 = time.perf_counter()
+    bar = tqdm(range(steps), desc="sandbox: training", unit="step", dynamic_ncols=True, mininterval=2.0)
+    for step in bar:
+        if not queue:
+            queue = length_batches(lengths, int(cfg.batch_size), rng=rng)
+        batch = [examples[i] for i in queue.pop()]
+        losses.append(_train_step(model, optimizer, scheduler, _batch_tensors(batch, pad_id), device, bf16))
+        tokens += sum(len(ids) for ids, _ in batch)
+        if step % 10 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+        if on_step is not None:
+            on_step(step, model, losses)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.bos_token_id = None
+    stats = {"losses": losses, "seconds": seconds, "tokens": tokens, "bf16": bf16,
+             "parameters": sum(p.numel() for p in model.parameters())}
+    return model, stats
+
+
+def load_card(model_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(model_dir) / CARD_NAME).read_text())

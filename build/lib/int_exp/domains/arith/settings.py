@@ -1,0 +1,54 @@
+"""The arith domain's config sections: ``data.arith`` (the problems) and ``model.sandbox`` (the
+builtin sandbox model). Plain dataclasses: the root schema adds them (int_exp.domains.schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ArithConfig:
+    """Synthetic multi-step arithmetic (int_exp/arith.py)."""
+
+    min_steps: int = 3  # operations per problem (the detailed reference has 2 more steps)
+    max_steps: int = 6
+    max_operand: int = 99  # + and - operands: 1..max_operand (also the start value's range)
+    max_multiplier: int = 9  # * and / operands: 2..max_multiplier (division is exact)
+    max_value: int = 9999  # no running value exceeds this in size
+    allow_negative: bool = False  # let running values go below zero
+    operations: list[str] = field(default_factory=lambda: ["+", "-", "*"])  # any of + - * /
+    reference_style: str = "detailed"  # detailed | terse (high-level, few steps: off-policy)
+    train_size: int = 2000
+    test_size: int = 200
+    seed: int = 0  # generator seed (splits stay disjoint for any seed: hash of the problem text)
+
+
+@dataclass
+class SandboxModelConfig:
+    """A small transformer trained from scratch on the arith domain (see int_exp/sandbox)."""
+
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4  # head_dim = hidden_size / num_heads must be >= 32 (vLLM's CPU attention)
+    intermediate_size: int = 512
+    max_position_embeddings: int = 1024
+    # Training data: problems of the arith `pretrain` split with train_min_ops..train_max_ops
+    # operations; operands, operations and seed come from data.arith (calibrated with
+    # max_operand 20, max_multiplier 3, max_value 199: int_exp.domains.arith.sandbox_model.SANDBOX_ARITH).
+    train_problems: int = 20000
+    train_min_ops: int = 1
+    train_max_ops: int = 8  # 5 (hard unseen) leaves hard at 0%: see int_exp/sandbox.py
+    train_steps: int = 1800
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.01
+    num_threads: int = 0  # 0: all cores (at most 8)
+    device: str = "cpu"  # cpu | cuda | auto
+    # bf16 autocast in training: auto = where the hardware has native bf16 (AVX512-BF16/AMX CPUs,
+    # GPUs), about 1.5x faster on such CPUs; fp32 | bf16 force it.
+    precision: str = "auto"
+    eval_problems: int = 32  # held-out test problems per difficulty for the card (0: skip)
+    eval_temperature: float = 0.8
+    seed: int = 0

@@ -1,0 +1,53 @@
+"""The root config schema: the generic sections of :mod:`int_exp.config` plus every domain's.
+
+A domain lists its sections in ``Domain.settings`` by path: ``data.<key>`` adds ``<key>`` to
+``data`` and, as an optional per-dataset override, to each dataset spec (``data.eval[i].<key>``);
+``model.<key>`` adds a builtin model's settings to ``model``. The assembled dataclasses are
+ordinary structured configs, so a misspelt domain key fails at composition like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import field
+from types import SimpleNamespace
+from typing import Any
+
+from int_exp import config
+from int_exp.domains import all_domains
+
+
+def _sections(prefix: str) -> dict[str, type]:
+    found: dict[str, type] = {}
+    for domain in all_domains():
+        for path, schema in domain.settings.items():
+            head, _, key = path.partition(".")
+            if head == prefix:
+                found[key] = schema
+    return found
+
+
+def _extend(base: type, fields: list[tuple[str, Any, Any]]) -> type:
+    return dataclasses.make_dataclass(base.__name__, fields, bases=(base,))
+
+
+@functools.cache
+def schemas() -> SimpleNamespace:
+    """``DatasetSpec``, ``DataConfig``, ``ModelConfig`` and ``Config`` with the domains' sections."""
+    data_sections, model_sections = _sections("data"), _sections("model")
+    spec = _extend(config.DatasetSpec, [(k, s | None, field(default=None)) for k, s in data_sections.items()])
+    data = _extend(config.DataConfig, [("train", spec, field(default_factory=spec)),
+                                       ("eval", list[spec], field(default_factory=list))]
+                   + [(k, s, field(default_factory=s)) for k, s in data_sections.items()])
+    model = _extend(config.ModelConfig, [(k, s, field(default_factory=s)) for k, s in model_sections.items()])
+    root = _extend(config.Config, [("data", data, field(default_factory=data)),
+                                   ("model", model, field(default_factory=model))])
+    return SimpleNamespace(DatasetSpec=spec, DataConfig=data, ModelConfig=model, Config=root)
+
+
+def register_configs() -> None:
+    """Store the root schema; conf/config.yaml lists it first in its defaults."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=schemas().Config)

@@ -1,0 +1,1 @@
+"""Stage contract, content-addressed cache and runner."""

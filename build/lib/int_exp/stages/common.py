@@ -1,0 +1,100 @@
+"""Helpers shared by the sampling stages: prompts, sampling parameters, sample-and-grade."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from int_exp.backends.base import Chat, SamplingParams
+
+GENERATION_READS = ["backend.name", "model.dtype", "model.max_context", "sampling"]
+
+
+def user_prompt(problem: str, template: str) -> str:
+    """The policy's user message: ``template`` with ``{problem}`` replaced (nothing else)."""
+    return template.replace("{problem}", problem)
+
+
+def problem_chat(problem: str, template: str) -> Chat:
+    return [{"role": "user", "content": user_prompt(problem, template)}]
+
+
+def sampling_params(sampling: Any, n: int, **overrides: Any) -> SamplingParams:
+    values = {
+        "n": n,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "top_k": sampling.top_k,
+        "max_tokens": sampling.max_tokens,
+        "seed": sampling.seed,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SamplingParams(**values)
+
+
+def generate(ctx, model_path: str, chats: Sequence[Chat], params: SamplingParams, desc: str) -> list[list[str]]:
+    """Sample through the configured backend, closing the engine afterwards (frees memory)."""
+    if not chats:
+        return []
+    backend = ctx.make_backend(model_path, dtype=ctx.cfg.model.dtype, max_context=ctx.cfg.model.max_context)
+    try:
+        return backend.generate(list(chats), params, desc=desc)
+    finally:
+        backend.close()
+
+
+def grade_samples(samples: list[list[str]], golds: Sequence[str], sources: Sequence[str]) -> list[list[bool]]:
+    """Grade every sample of every prompt against that prompt's gold answer, with the grader of
+    the prompt's domain (named by its problem's ``source``; one batch per domain)."""
+    from int_exp.domains import grade_by_source
+
+    flat = [text for group in samples for text in group]
+    flat_golds = [gold for group, gold in zip(samples, golds) for _ in group]
+    flat_sources = [source for group, source in zip(samples, sources) for _ in group]
+    verdicts = grade_by_source(flat, flat_golds, flat_sources, progress=len(flat) > 256)
+    out, start = [], 0
+    for group in samples:
+        out.append(verdicts[start : start + len(group)])
+        start += len(group)
+    return out
+
+
+FUNNEL_ORDER = ["problems", "rollouts", "incorrect", "proposals", "parsed", "deduplicated", "kept"]
+
+
+def empty_funnel_message(upstream: dict) -> str:
+    """Name the first funnel step that reached zero rows, for a clear error downstream."""
+    metrics = {k: v for result in upstream.values() for k, v in result.metrics.items()}
+    counts = [(step, metrics.get(f"funnel/{step}")) for step in FUNNEL_ORDER]
+    for step, count in counts:
+        if count == 0:
+            seen = ", ".join(f"{s}={int(c)}" for s, c in counts if c is not None)
+            return f"the funnel emptied at '{step}' (funnel: {seen})"
+    return "an upstream stage produced no rows"
+
+
+def train(kind: str, ctx, data: list[dict], model_path: str, section, prefix: str) -> tuple[dict, list[dict]]:
+    """Run SFT or GRPO in-process, or under ``accelerate launch`` when ``num_processes > 1``.
+
+    Returns the final metrics and the logged history; curves go to MLflow under ``prefix``.
+    """
+    from int_exp import training
+
+    history: list[dict] = []
+
+    def log_fn(metrics: dict, step: int) -> None:
+        history.append(metrics)
+        ctx.log_metrics({f"{prefix}/{k}": v for k, v in metrics.items()}, step)
+
+    out_dir = ctx.out_dir / "model"
+    if section.num_processes > 1:
+        from int_exp.training.launch import launch
+
+        result = launch(kind, data, model_path, section, out_dir, ctx.out_dir)
+        for entry in result["history"]:
+            log_fn({k: v for k, v in entry.items() if k != "step"}, entry["step"])
+        return result["final"], history
+    if kind == "sft":
+        return training.run_sft(data, model_path, section, out_dir, log_fn=log_fn), history
+    return training.run_grpo(data, model_path, section, out_dir, reward_fn=training.correctness_reward,
+                             log_fn=log_fn), history

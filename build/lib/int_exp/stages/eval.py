@@ -1,0 +1,113 @@
+"""Stage `eval`: pass@k of the current policy on every evaluation dataset.
+
+``eval.n`` samples per problem, graded by each problem's domain (math-verify for math); ``<dataset>/pass_at_<k>`` uses the
+unbiased estimator (Chen et al., 2021) for each k in ``eval.k``; a per-problem table per dataset
+and a pass@k-vs-k plot are written.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from int_exp.metrics import mean_pass_at_k
+from int_exp.pipeline.stage import Stage, StageContext, StageOutput
+from int_exp.stages.common import GENERATION_READS, generate, grade_samples, problem_chat, sampling_params
+
+READS = GENERATION_READS + ["eval", "data.eval", "data.limit", "data.seed", "data.prompt_template"]
+
+
+def reads(cfg) -> list[str]:
+    """Our keys and those of each evaluation set's domain (``data.arith`` for arith sets)."""
+    from int_exp.domains import domain_of
+
+    return READS + [key for spec in cfg.data.eval for key in domain_of(str(spec.source)).settings_keys(str(spec.source))]
+
+
+def curve_ks(n: int, ks: list[int]) -> list[int]:
+    """Powers of two up to n, plus the requested k values: the x axis of the plot."""
+    powers = [2**i for i in range(n.bit_length()) if 2**i <= n]
+    return sorted(set(powers + [k for k in ks if k <= n] + [n]))
+
+
+def plot_curves(curves: dict[str, dict[int, float]], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, curve in curves.items():
+        ks = sorted(curve)
+        ax.plot(ks, [100 * curve[k] for k in ks], marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k")
+    ax.set_ylabel("pass@k (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]) -> tuple[pd.DataFrame, dict, dict]:
+    cfg = ctx.cfg
+    chats = [problem_chat(p, cfg.data.prompt_template) for p in table["problem"]]
+    params = sampling_params(cfg.sampling, cfg.eval.n, temperature=cfg.eval.temperature, max_tokens=cfg.eval.max_tokens)
+    samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc=f"eval {spec.name}")
+    verdicts = grade_samples(samples, list(table["answer"]), list(table["source"]))
+    results = pd.DataFrame(
+        {
+            "problem_id": table["problem_id"],
+            "answer": table["answer"],
+            "n": [len(v) for v in verdicts],
+            "correct": [sum(v) for v in verdicts],
+            "verdicts": verdicts,
+            "completions": samples,
+        }
+    )
+    ns, cs = list(results["n"]), list(results["correct"])
+    metrics = {f"{spec.name}/pass_at_{k}": mean_pass_at_k(ns, cs, k) for k in ks}
+    metrics[f"{spec.name}/accuracy"] = sum(cs) / max(1, sum(ns))
+    metrics[f"{spec.name}/problems"] = len(results)
+    curve = {k: mean_pass_at_k(ns, cs, k) for k in curve_ks(cfg.eval.n, ks)}
+    return results, metrics, curve
+
+
+def reported_ks(ks: list[int], n: int) -> list[int]:
+    """The k of ``eval.k`` that ``n`` samples per problem can estimate (k <= n).
+
+    >>> reported_ks([1, 8], 4)
+    [1]
+    """
+    usable = [int(k) for k in ks if 1 <= k <= n]
+    if not usable:
+        raise ValueError(f"eval.k={list(ks)} has no k in 1..eval.n={n}: pass@k needs 1 <= k <= n samples")
+    return usable
+
+
+def run(ctx: StageContext) -> StageOutput:
+    from int_exp.data import load_dataset_spec
+
+    cfg = ctx.cfg
+    ks = reported_ks(cfg.eval.k, cfg.eval.n)
+    if len(ks) < len(cfg.eval.k):
+        ctx.log.warning("eval.k %s > eval.n=%d: pass@k needs k <= n samples, so only pass@%s is reported",
+                        [k for k in cfg.eval.k if k not in ks], cfg.eval.n, ks)
+    if not cfg.data.eval:
+        raise ValueError("data.eval is empty: name at least one evaluation dataset")
+    output, curves = StageOutput(), {}
+    for spec in cfg.data.eval:
+        table = load_dataset_spec(spec, cfg.data, train=False)
+        results, metrics, curve = evaluate_dataset(ctx, spec, table, ks)
+        output.tables[spec.name] = results
+        output.metrics.update(metrics)
+        curves[spec.name] = curve
+        ctx.log.info("%s: %s", spec.name, {k: round(v, 4) for k, v in metrics.items()})
+    plot_curves(curves, ctx.out_dir / "pass_at_k.png")
+    output.files.append("pass_at_k.png")
+    output.summary["curves"] = {name: {str(k): v for k, v in c.items()} for name, c in curves.items()}
+    return output
+
+
+STAGE = Stage(name="eval", version="1", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
+              tables=lambda cfg: [spec.name for spec in cfg.data.eval], run=run, description=__doc__)

@@ -1,0 +1,89 @@
+"""Stage `parse`: proposals to interventions.
+
+Reads the final ``<intervention>`` block of each proposal (never an earlier draft:
+:mod:`int_exp.interventions.parsing`), counts how its location was spelt (``funnel/location_*``),
+drops those that do not parse (counted by reason, never fatal), those whose content is text of the proposer's prompt template (small
+models echo its format example) and those that leak the final answer, then keeps
+``intervention.per_attempt`` per (problem, incorrect attempt). Output: the failure columns plus
+``intervention`` {content, location}, ``intervention_guided_attempt``, ``proposer_prompt``,
+``proposer_output``; a ``rejected`` table keeps every dropped proposal with its reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+
+from int_exp.interventions.steps import split_steps
+from int_exp.pipeline.stage import Stage, StageContext, StageOutput
+
+
+def why_unusable(content: str, answer: str, templates: str, source: str) -> str | None:
+    """Why a parsed intervention cannot be used (``copied_prompt``, ``leaked``: judged with the
+    answer check of the problem's domain), or None."""
+    from int_exp.domains import domain_of
+    from int_exp.interventions import copies_prompt, leaks_answer
+
+    if copies_prompt(content, templates):
+        return "copied_prompt"
+    if leaks_answer(content, answer, domain_of(source).answers_equivalent):
+        return "leaked"
+    return None
+
+
+def run(ctx: StageContext) -> StageOutput:
+    from int_exp.interventions import dedupe_interventions, guided_attempt
+    from int_exp.interventions.parsing import LOCATION_KINDS, parse_intervention_detailed
+
+    table = ctx.inputs["proposals"].table()
+    templates = "\n".join(str(text) for text in ctx.cfg.intervention.prompt.values() if text)
+    proposals = table.to_dict("records")
+    # unparseable: no intervention could be read; dropped: read, but not usable.
+    parsed, rejected, unparseable, dropped = [], [], Counter(), Counter({"copied_prompt": 0, "leaked": 0})
+    locations = Counter({kind: 0 for kind in LOCATION_KINDS})  # how the parsed locations were spelt
+    for row in proposals:
+        result = parse_intervention_detailed(row["proposer_output"], len(split_steps(row["incorrect_attempt"])))
+        intervention = result.intervention
+        if intervention is None:
+            unparseable[result.reason] += 1
+            rejected.append({**row, "reason": result.reason})
+            continue
+        locations[result.location_kind] += 1  # every intervention read, usable or not (funnel/parsed)
+        if drop := why_unusable(intervention["content"], str(row["answer"]), templates, str(row["source"])):
+            dropped[drop] += 1
+            rejected.append({**row, "reason": drop, "intervention": intervention})
+        else:
+            guided = guided_attempt(row["incorrect_attempt"], intervention["location"], intervention["content"])
+            parsed.append({**row, "intervention": intervention, "intervention_guided_attempt": guided})
+    kept = dedupe_interventions(parsed, ctx.cfg.intervention.per_attempt)
+    kept_keys = {(row["attempt_id"], row["proposal_index"]) for row in kept}
+    rejected += [{**row, "reason": "duplicate"} for row in parsed
+                 if (row["attempt_id"], row["proposal_index"]) not in kept_keys]
+
+    metrics = {
+        "funnel/parsed": len(parsed) + dropped.total(),
+        **{f"funnel/{kind}": n for kind, n in dropped.items()},
+        "funnel/deduplicated": len(kept),
+        **{f"funnel/unparseable_{kind}": n for kind, n in unparseable.items()},
+        **{f"funnel/location_{kind}": n for kind, n in locations.items()},
+    }
+    if proposals and not kept:
+        ctx.log.warning("no intervention survived parsing: unparseable %s, dropped %s", dict(unparseable), dict(dropped))
+    rejected_table = pd.DataFrame(rejected)
+    if "intervention" in rejected_table:  # parquet needs one type per column
+        rejected_table["intervention"] = rejected_table["intervention"].map(lambda v: v if isinstance(v, dict) else None)
+    columns = list(table.columns) + ["intervention", "intervention_guided_attempt"]
+    return StageOutput(tables={"main": pd.DataFrame(kept, columns=columns), "rejected": rejected_table},
+                       metrics=metrics)
+
+
+STAGE = Stage(
+    name="parse",
+    version="3",  # 3: the final block only, locations by kind, every line of an intervention a step
+    reads=["intervention.per_attempt", "intervention.prompt"],
+    inputs={"proposals": "propose"},
+    run=run,
+    description=__doc__,
+    tables=("main", "rejected"),
+)

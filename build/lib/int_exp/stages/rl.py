@@ -1,0 +1,82 @@
+"""Stage `rl`: GRPO with a binary correctness reward (TRL GRPOTrainer).
+
+Starts from the SFT checkpoint when the variant trains one, else from the base model. Prompts are
+the training problems (``rl.problems=all``) or only those with no correct rollout
+(``rl.problems=unsolved``: the paper's hard set, the same problems InT patches, where plain GRPO
+starts without any reward signal); with ``rl.hints`` (hint-guided RL baseline) each prompt also
+carries the first ``rl.hint_fraction`` of the reference solution's steps. Logs reward,
+``frac_reward_zero_std`` (the share of groups with no learning signal, which InT is meant to lower)
+and completion length.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from int_exp.interventions.steps import join_steps, split_steps
+from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
+from int_exp.stages.common import train, user_prompt
+
+READS = [
+    "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta", "rl.loss_type",
+    "rl.temperature", "rl.max_completion_length", "rl.per_device_batch_size", "rl.gradient_accumulation_steps",
+    "rl.peft", "rl.lora_r", "rl.lora_alpha", "rl.bf16", "rl.use_vllm", "rl.vllm_mode", "rl.seed",
+    "rl.trainer_kwargs", "rl.num_processes", "rl.accelerate_config", "rl.problems", "data.prompt_template",
+]
+PROBLEM_SETS = {"all": "problems", "unsolved": "rollouts"}  # rl.problems -> the stage that lists them
+HINT_PREFIX = "\n\nHint (the beginning of a solution):\n"
+
+
+def hint(reference_solution: str, fraction: float) -> str:
+    """The first ``fraction`` of the reference solution's steps (at least one step).
+
+    >>> hint("a\\n\\nb\\n\\nc\\n\\nd", 0.5)
+    'a\\n\\nb'
+    """
+    steps = split_steps(reference_solution or "")
+    return join_steps(steps[: max(1, math.floor(len(steps) * fraction))]) if steps else ""
+
+
+def problem_stage(cfg) -> str:
+    if cfg.rl.problems not in PROBLEM_SETS:
+        raise ValueError(f"rl.problems must be one of {sorted(PROBLEM_SETS)}, got {cfg.rl.problems!r}")
+    return PROBLEM_SETS[cfg.rl.problems]
+
+
+def prompts(ctx: StageContext) -> list[dict]:
+    cfg = ctx.cfg
+    rows = []
+    for row in ctx.inputs["problems"].rows():
+        if cfg.rl.problems == "unsolved" and row["num_correct"] > 0:
+            continue
+        text = user_prompt(row["problem"], cfg.data.prompt_template)
+        if cfg.rl.hints and hint(row["reference_solution"], cfg.rl.hint_fraction):
+            text += HINT_PREFIX + hint(row["reference_solution"], cfg.rl.hint_fraction)
+        rows.append({"prompt": [{"role": "user", "content": text}], "answer": str(row["answer"]),
+                     "source": str(row["source"])})  # picks the reward's grader
+    return rows
+
+
+def run(ctx: StageContext) -> StageOutput:
+    data = prompts(ctx)
+    if not data:
+        raise EmptyStageError(
+            f"rl has no training problems: rl.problems={ctx.cfg.rl.problems} selects none of the "
+            f"`{problem_stage(ctx.cfg)}` stage's rows"
+        )
+    final, history = train("rl", ctx, data, ctx.inputs["policy"].model_path, ctx.cfg.rl, prefix="rl")
+    metrics = {f"rl/{k}": v for k, v in final.items() if isinstance(v, (int, float))}
+    metrics["rl/problems"] = len(data)
+    for key in ("reward", "frac_reward_zero_std", "completions/mean_length"):
+        values = [h[key] for h in history if key in h]
+        if values:
+            metrics[f"rl/mean_{key.replace('/', '_')}"] = sum(values) / len(values)
+    table = pd.DataFrame({"prompt": [r["prompt"][0]["content"] for r in data], "answer": [r["answer"] for r in data]})
+    return StageOutput(tables={"main": table}, metrics=metrics, model="model")
+
+
+STAGE = Stage(name="rl", version="1", reads=READS,
+              inputs=lambda cfg, plan: {"policy": plan.policy_before("rl"), "problems": problem_stage(cfg)}, run=run,
+              description=__doc__, policy=True, trains="rl")

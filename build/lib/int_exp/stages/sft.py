@@ -1,0 +1,69 @@
+"""Stage `sft`: supervised fine-tuning of the base model (TRL SFTTrainer, completion-only loss).
+
+``sft.data`` picks the examples: ``interventions`` (InT: prefix + intervention conditioned on the
+problem; ``sft.clone_prefix`` / ``sft.clone_suffix`` are the paper's ablations), ``reference``
+(the reference solutions of the same hard problems) or ``reflection`` (self-reflection rewrites).
+Before training it records the examples' next-token NLL and entropy under the base model, the
+paper's on-policy diagnostic (InT 0.29 vs base 0.26 vs reference-SFT 1.66 entropy).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
+from int_exp.stages.common import empty_funnel_message, train, user_prompt
+
+SOURCES = {"interventions": "correctness_filter", "reference": "failures", "reflection": "reflect"}
+READS = [
+    "sft.data", "sft.clone_prefix", "sft.clone_suffix", "sft.peft", "sft.lora_r", "sft.lora_alpha",
+    "sft.lora_dropout", "sft.learning_rate", "sft.epochs", "sft.per_device_batch_size",
+    "sft.gradient_accumulation_steps", "sft.lr_scheduler", "sft.min_lr_rate", "sft.warmup_ratio",
+    "sft.max_length", "sft.bf16", "sft.seed", "sft.trainer_kwargs", "sft.num_processes", "sft.accelerate_config",
+    "data.prompt_template", "model.dtype",
+]
+DIAGNOSTIC_EXAMPLES = 256
+
+
+def inputs(cfg, plan) -> dict[str, str]:
+    if cfg.sft.data not in SOURCES:
+        raise ValueError(f"sft.data={cfg.sft.data!r}: expected one of {sorted(SOURCES)}")
+    return {"base": "model", "source": SOURCES[cfg.sft.data]}
+
+
+def examples_from(ctx: StageContext) -> list[dict]:
+    from int_exp.sft import build_examples
+
+    cfg = ctx.cfg.sft
+    rows = ctx.inputs["source"].rows()
+    if cfg.data == "reference":  # one example per hard problem, not per failed attempt
+        rows = list({row["problem_id"]: row for row in rows}.values())
+    examples = build_examples(rows, cfg.data, cfg.clone_prefix, cfg.clone_suffix)
+    for example in examples:
+        example["problem"] = user_prompt(example["problem"], ctx.cfg.data.prompt_template)
+    return examples
+
+
+def run(ctx: StageContext) -> StageOutput:
+    from int_exp.models import load_tokenizer
+    from int_exp.training import sequence_diagnostics
+
+    if ctx.cfg.sft.epochs <= 0 or ctx.cfg.sft.learning_rate <= 0:
+        raise ValueError(f"sft.epochs={ctx.cfg.sft.epochs} and sft.learning_rate={ctx.cfg.sft.learning_rate} "
+                         "must both be > 0")
+    examples = examples_from(ctx)
+    if not examples:
+        raise EmptyStageError(
+            f"sft (sft.data={ctx.cfg.sft.data}) has no training examples: {empty_funnel_message(ctx.upstream)}"
+        )
+    base = ctx.inputs["base"].model_path
+    diagnostics = sequence_diagnostics(examples, base, load_tokenizer(base), max_examples=DIAGNOSTIC_EXAMPLES)
+    ctx.log.info("SFT data under the base model: %s", diagnostics)
+
+    final, _ = train("sft", ctx, examples, base, ctx.cfg.sft, prefix="sft")
+    metrics = {f"sft/{k}": v for k, v in {**final, **diagnostics}.items() if isinstance(v, (int, float))}
+    metrics["sft/examples"] = len(examples)
+    return StageOutput(tables={"main": pd.DataFrame(examples)}, metrics=metrics, model="model")
+
+
+STAGE = Stage(name="sft", version="1", reads=READS, inputs=inputs, run=run, description=__doc__, policy=True, trains="sft")

@@ -1,0 +1,119 @@
+"""What the SFT and GRPO trainers share: TRL arguments, the log forwarder, LoRA, saving a plain model."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from int_exp.config import plain
+from int_exp.models.hardware import cuda_available
+
+log = logging.getLogger(__name__)
+
+LogFn = Callable[[dict, int], None]
+
+
+def _precision(cfg: Any) -> dict:
+    """bf16 from the config where a GPU can do it; TRL defaults to bf16=True, which fails on CPU."""
+    cuda = cuda_available()
+    if cfg.bf16 and not cuda:
+        log.warning("bf16=true but no CUDA device: training in fp32 on the CPU")
+    return {"bf16": bool(cfg.bf16 and cuda), "fp16": False, "use_cpu": not cuda}
+
+
+def trainer_args(cfg: Any, out_dir: str | Path, **specific: Any) -> dict:
+    """Keyword arguments of a TRL trainer config: what SFT and GRPO share, then ``specific``, then
+    ``cfg.trainer_kwargs``, which override everything."""
+    return {
+        "output_dir": str(out_dir),
+        "learning_rate": float(cfg.learning_rate),
+        "per_device_train_batch_size": int(cfg.per_device_batch_size),
+        "gradient_accumulation_steps": int(cfg.gradient_accumulation_steps),
+        "seed": int(cfg.seed),
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        **_precision(cfg),
+        **specific,
+        **(plain(cfg.trainer_kwargs) or {}),
+    }
+
+
+def _numeric(logs: dict) -> dict:
+    return {
+        k: float(v)
+        for k, v in logs.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+    }
+
+
+def log_callback(log_fn: LogFn | None):
+    """A TrainerCallback forwarding every logged dict (main process only) to ``log_fn``."""
+    from transformers import TrainerCallback
+
+    class ForwardLogs(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if log_fn is not None and logs and state.is_world_process_zero:
+                metrics = _numeric(logs)
+                if metrics:
+                    log_fn(metrics, int(state.global_step))
+
+    return ForwardLogs()
+
+
+def lora_config(r: int, alpha: int, dropout: float):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM"
+    )
+
+
+def _save_merged(model_path: str, adapter_dir: Path, out_dir: Path, tokenizer: Any) -> None:
+    """Main process: reload the base on the CPU, merge the adapter in, save the plain model."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(str(model_path), dtype="auto")
+    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    merged.config.use_cache = True
+    merged.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+
+
+def save(trainer: Any, model_path: str, out_dir: Path, tokenizer: Any, lora: bool) -> None:
+    """Save a plain model + tokenizer into ``out_dir`` (LoRA: adapter saved, then merged into the base).
+
+    ``trainer.save_model`` gathers sharded weights (DeepSpeed ZeRO-3, FSDP) on every process; the
+    merge reloads the base on the main process's CPU, so it works whatever the parallelism was.
+    """
+    out_dir = Path(out_dir)
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(unwrapped, "config"):
+        unwrapped.config.use_cache = True  # gradient checkpointing turns the KV cache off for training
+    if not lora:
+        trainer.save_model(str(out_dir))
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(str(out_dir))
+        trainer.accelerator.wait_for_everyone()
+        return
+    adapter_dir = out_dir.with_name(out_dir.name + ".adapter")
+    trainer.save_model(str(adapter_dir))
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        _save_merged(model_path, adapter_dir, out_dir, tokenizer)
+    trainer.accelerator.wait_for_everyone()
+
+
+def final(train_output: Any) -> dict:
+    metrics = dict(train_output.metrics)
+    return {
+        "train_loss": float(train_output.training_loss),
+        "steps": int(train_output.global_step),
+        "runtime": float(metrics.get("train_runtime", float("nan"))),
+    }

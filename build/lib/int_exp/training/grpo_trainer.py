@@ -1,0 +1,120 @@
+"""GRPO with TRL's GRPOTrainer, and the binary correctness reward."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from int_exp.models.hardware import cuda_available
+from int_exp.training.common import LogFn, final, log_callback, lora_config, save, trainer_args
+
+log = logging.getLogger(__name__)
+
+
+def _completion_text(completion: Any) -> str:
+    """Text of a completion: a string, or the assistant messages of a conversational completion."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(m.get("content") or "" for m in completion if m.get("role", "assistant") == "assistant")
+
+
+def correctness_reward(completions: list, answer: list, source: list | None = None, **kwargs: Any) -> list[float]:
+    """Binary outcome reward: 1.0 when a completion's final answer matches the gold answer, else 0.0.
+
+    TRL reward-function contract: ``completions`` are conversational (``[{"role": "assistant",
+    "content": ...}]``) or plain strings; ``answer`` is the dataset column of gold answers (one per
+    completion, repeated across a group), ``source`` the problems' sources, which pick each
+    problem's domain grader (math's when absent); other columns arrive in ``kwargs``, ignored.
+    """
+    from int_exp.domains import DEFAULT_DOMAIN, grade_by_source
+
+    texts = [_completion_text(c) for c in completions]
+    sources = [str(s) for s in source] if source is not None else [DEFAULT_DOMAIN] * len(texts)
+    return [1.0 if ok else 0.0 for ok in grade_by_source(texts, [str(a) for a in answer], sources)]
+
+
+def _check_grpo_config(cfg: Any, prompts: list[dict]) -> None:
+    if cfg.per_device_batch_size % cfg.num_generations:
+        raise ValueError(
+            f"rl.per_device_batch_size={cfg.per_device_batch_size} counts completions and must be a "
+            f"multiple of rl.num_generations={cfg.num_generations} (the group size), so that every "
+            "group is complete"
+        )
+    if cfg.peft not in ("none", "lora"):
+        raise ValueError(f"rl.peft={cfg.peft!r}: expected 'none' or 'lora'")
+    if not prompts:
+        raise ValueError("run_grpo got no prompts")
+
+
+def _grpo_arguments(cfg: Any) -> dict[str, Any]:
+    """The GRPO-specific keyword arguments of TRL's ``GRPOConfig`` (vLLM only where CUDA is)."""
+    use_vllm = bool(cfg.use_vllm)
+    if use_vllm and not cuda_available():
+        log.warning("rl.use_vllm=true but no CUDA device: generating with transformers instead")
+        use_vllm = False
+    grpo_args: dict[str, Any] = {
+        "max_steps": int(cfg.max_steps),
+        "beta": float(cfg.beta),
+        "loss_type": str(cfg.loss_type),
+        "temperature": float(cfg.temperature),
+        "max_completion_length": int(cfg.max_completion_length),
+        "num_generations": int(cfg.num_generations),
+        "use_vllm": use_vllm,
+    }
+    if use_vllm:
+        grpo_args["vllm_mode"] = cfg.vllm_mode
+    return grpo_args
+
+
+def run_grpo(
+    prompts: list[dict],
+    model_path: str,
+    cfg: Any,
+    out_dir: Path,
+    *,
+    reward_fn: Callable[..., list[float]],
+    log_fn: LogFn | None = None,
+) -> dict:
+    """GRPO from ``model_path`` on conversational prompts; the model is saved into ``out_dir``.
+
+    Args:
+        prompts: ``{"prompt": [chat messages], "answer": ..., ...}``; every extra column reaches
+            ``reward_fn`` as a keyword argument.
+        model_path: the policy to start from.
+        cfg: an ``RLConfig`` (or a DictConfig with its fields).
+        out_dir: where the trained model and tokenizer are saved (a plain model: LoRA is merged).
+        reward_fn: ``(completions, **columns) -> list[float]``, e.g. :func:`correctness_reward`.
+        log_fn: called with ``(metrics, step)``: reward, reward_std, frac_reward_zero_std,
+            completions/mean_length, loss, ...
+
+    Returns:
+        ``train_loss``, ``steps``, ``runtime``, ``num_prompts``, ``loss_type`` and ``log_history``.
+    """
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from int_exp.models import load_tokenizer
+
+    _check_grpo_config(cfg, prompts)
+    args = GRPOConfig(**trainer_args(cfg, out_dir, **_grpo_arguments(cfg)))
+    tokenizer = load_tokenizer(model_path)  # left padding, pad token set: what generation needs
+    peft_config = lora_config(cfg.lora_r, cfg.lora_alpha, 0.0) if cfg.peft == "lora" else None
+    trainer = GRPOTrainer(
+        model=str(model_path),
+        reward_funcs=reward_fn,
+        args=args,
+        train_dataset=Dataset.from_list([dict(p) for p in prompts]),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[log_callback(log_fn)],
+    )
+    output = trainer.train()
+    save(trainer, model_path, Path(out_dir), tokenizer, lora=cfg.peft == "lora")
+    return {
+        **final(output),
+        "num_prompts": len(prompts),
+        "loss_type": args.loss_type,  # what TRL ran (trainer_kwargs may override rl.loss_type)
+        "log_history": list(trainer.state.log_history),
+    }

@@ -1,0 +1,165 @@
+"""The hf backend's decoding loop: sampling with a preallocated KV cache and finished rows dropped.
+
+``transformers``' ``generate`` grows its default cache by concatenation (every step copies the
+whole cache) and keeps decoding rows that have finished until the longest one does; its static
+cache avoids the copies but attends over the full preallocated length from the first step. Here
+each layer's keys and values live in one buffer allocated for prompt + budget, a step writes one
+column and attends over the filled part only, and once a quarter of the live rows have finished
+they are dropped from the batch (cache, mask and positions together), so the cost of a step
+follows the rows still decoding.
+
+Sampling is ``generate``'s: temperature, then top-k, then top-p (the smallest set of tokens whose
+probability reaches ``top_p``, at least one), one ``torch.multinomial`` draw per row from a
+generator seeded per batch, so a call is reproducible for a given seed and batch plan.
+``temperature=0`` is greedy (argmax), as is ``generate`` with ``do_sample=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+COMPACT_SHARE = 0.25  # drop finished rows once they are this share of the live batch
+
+
+def _cache(model: Any, capacity: int):
+    """A cache whose layers write into buffers of ``capacity`` positions (no concatenation)."""
+    from transformers.cache_utils import Cache, DynamicLayer
+
+    class PreallocatedLayer(DynamicLayer):
+        def lazy_initialization(self, key_states, value_states) -> None:
+            self.dtype, self.device = key_states.dtype, key_states.device
+            shape = lambda t: (t.shape[0], t.shape[1], capacity, t.shape[3])
+            self.key_buffer = key_states.new_empty(shape(key_states))
+            self.value_buffer = value_states.new_empty(shape(value_states))
+            self.length = 0
+            self.is_initialized = True
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.length + key_states.shape[-2]
+            self.key_buffer[:, :, self.length : end] = key_states
+            self.value_buffer[:, :, self.length : end] = value_states
+            self.length = end
+            self.keys, self.values = self.key_buffer[:, :, :end], self.value_buffer[:, :, :end]
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length if self.is_initialized else 0
+
+        def keep_rows(self, rows) -> None:
+            self.key_buffer = self.key_buffer.index_select(0, rows)
+            self.value_buffer = self.value_buffer.index_select(0, rows)
+            self.keys, self.values = self.key_buffer[:, :, : self.length], self.value_buffer[:, :, : self.length]
+
+    layers = model.config.get_text_config(decoder=True).num_hidden_layers
+    return Cache(layers=[PreallocatedLayer() for _ in range(layers)])
+
+
+def filter_logits(logits: Any, top_k: int, top_p: float) -> Any:
+    """``generate``'s top-k then top-p filters: removed tokens get ``-inf`` (at least one stays)."""
+    import torch
+
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        ordered, order = torch.sort(logits, descending=False)
+        cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
+        remove = cumulative <= (1 - top_p)
+        remove[..., -1:] = False
+        logits = logits.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
+    return logits
+
+
+def choose(logits: Any, params: Any, generator: Any) -> Any:
+    """One token per row: argmax when ``temperature`` is 0, else a draw from the filtered softmax."""
+    import torch
+
+    if params.temperature <= 0:
+        return logits.argmax(dim=-1)
+    logits = filter_logits(logits.float() / float(params.temperature), int(params.top_k or 0), float(params.top_p or 1.0))
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)
+
+
+class _Batch:
+    """The live rows of one decoding batch: their original index, mask, next position, cache."""
+
+    def __init__(self, model: Any, prompts: Sequence[Sequence[int]], budget: int, pad_id: int) -> None:
+        import torch
+
+        width = max(len(p) for p in prompts)
+        self.rows = torch.arange(len(prompts))
+        self.ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+        self.mask = torch.zeros((len(prompts), width + budget), dtype=torch.long)
+        for r, prompt in enumerate(prompts):  # left padding
+            self.ids[r, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            self.mask[r, width - len(prompt) : width] = 1
+        self.width, self.filled = width, width
+        self.positions = torch.tensor([len(p) for p in prompts], dtype=torch.long)  # of the next token
+        self.cache = _cache(model, width + budget)
+        self.done = torch.zeros(len(prompts), dtype=torch.bool)
+
+    def prefill_positions(self):
+        prompt_mask = self.mask[:, : self.width]
+        return (prompt_mask.cumsum(-1) - 1).masked_fill(prompt_mask == 0, 0)
+
+    def repeat(self, copies: int) -> None:
+        """Each row ``copies`` times, adjacent (after the prefill: one prompt encoding serves all)."""
+        import torch
+
+        index = torch.arange(len(self.rows)).repeat_interleave(copies)
+        self.rows = torch.arange(len(index))
+        self.mask, self.positions, self.done = self.mask[index], self.positions[index], self.done[index]
+        for layer in self.cache.layers:
+            layer.keep_rows(index)
+
+    def keep(self, live) -> None:
+        """Drop every row not in the boolean ``live``."""
+        index = live.nonzero().squeeze(-1)
+        self.rows, self.mask, self.positions, self.done = (
+            self.rows[index], self.mask[index], self.positions[index], self.done[index])
+        for layer in self.cache.layers:
+            layer.keep_rows(index)
+
+
+def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: Any, seed: int,
+           eos_ids: Sequence[int], pad_id: int, on_step: Callable[[], None] = lambda: None,
+           copies: int = 1) -> list[list[int]]:
+    """New tokens for ``copies`` rows per prompt (a prompt's rows adjacent), at most ``budget``
+    each, ending at the first end-of-sequence token (kept, so the caller sees why a row stopped).
+    Each prompt is encoded once: its cache is copied to its rows after the prefill."""
+    import torch
+
+    batch = _Batch(model, prompts, budget, pad_id)
+    generator = torch.Generator(device=model.device).manual_seed(int(seed))
+    eos = torch.tensor(list(eos_ids) or [-1], dtype=torch.long)
+    out: list[list[int]] = [[] for _ in range(len(prompts) * copies)]
+    device = model.device
+    logits = model(input_ids=batch.ids.to(device), attention_mask=batch.mask[:, : batch.width].to(device),
+                   position_ids=batch.prefill_positions().to(device), past_key_values=batch.cache, use_cache=True,
+                   logits_to_keep=1).logits[:, -1]
+    if copies > 1:
+        batch.repeat(copies)
+        logits = logits.repeat_interleave(copies, dim=0)
+    for step in range(budget):
+        tokens = choose(logits, params, generator).cpu()
+        for row, token, done in zip(batch.rows.tolist(), tokens.tolist(), batch.done.tolist()):
+            if not done:
+                out[row].append(token)
+        batch.done |= torch.isin(tokens, eos)
+        on_step()
+        if step == budget - 1 or bool(batch.done.all()):
+            break
+        batch.mask[:, batch.filled] = 1
+        batch.filled += 1
+        if int(batch.done.sum()) >= COMPACT_SHARE * len(batch.rows):
+            keep = ~batch.done
+            tokens = tokens[keep]
+            batch.keep(keep)
+        logits = model(input_ids=tokens[:, None].to(device), attention_mask=batch.mask[:, : batch.filled].to(device),
+                       position_ids=batch.positions[:, None].to(device), past_key_values=batch.cache,
+                       use_cache=True).logits[:, -1]
+        batch.positions += 1
+    return out

@@ -1,0 +1,97 @@
+"""The hf backend's decoding loop (int_exp/backends/decoding.py) against transformers' generate:
+greedy tokens equal, the same top-k/top-p filters, EOS stops a row, finished rows dropped
+without changing what the others produce, seeded draws reproducible."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from int_exp.backends.base import SamplingParams
+from int_exp.backends.decoding import decode, filter_logits
+from int_exp.backends.hf import encode_chats
+from int_exp.models import load_causal_lm, load_tokenizer
+
+CHATS = [[{"role": "user", "content": text}] for text in
+         ("What is 2 + 3?", "Compute " + " + ".join(map(str, range(30))), "Name a prime.", "Hi")]
+
+
+@pytest.fixture(scope="module")
+def model_and_prompts(tiny_model_dir):
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_causal_lm(tiny_model_dir).eval()
+    return model, tokenizer, encode_chats(tokenizer, CHATS)
+
+
+def generate_greedy(model, tokenizer, prompts, budget):
+    width = max(map(len, prompts))
+    ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    with torch.inference_mode():
+        out = model.generate(ids, attention_mask=mask, max_new_tokens=budget, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+    return out[:, width:].tolist()
+
+
+def test_greedy_tokens_equal_transformers_generate(model_and_prompts):
+    model, tokenizer, prompts = model_and_prompts
+    greedy = SamplingParams(n=1, temperature=0.0, max_tokens=24)
+    with torch.inference_mode():
+        ours = decode(model, prompts, 24, greedy, seed=0, eos_ids=[], pad_id=tokenizer.pad_token_id)
+    assert ours == generate_greedy(model, tokenizer, prompts, 24)
+
+
+def test_a_row_stops_at_eos_and_the_others_are_unchanged_by_dropping_it(model_and_prompts, monkeypatch):
+    from int_exp.backends import decoding
+
+    model, tokenizer, prompts = model_and_prompts
+    greedy = SamplingParams(n=1, temperature=0.0, max_tokens=20)
+    free = generate_greedy(model, tokenizer, prompts, 20)
+    stop = free[0][3]  # the first row's 4th token becomes an end-of-sequence token
+    with torch.inference_mode():
+        ours = decode(model, prompts, 20, greedy, seed=0, eos_ids=[stop], pad_id=tokenizer.pad_token_id)
+        monkeypatch.setattr(decoding, "COMPACT_SHARE", 2.0)  # never drop finished rows
+        kept = decode(model, prompts, 20, greedy, seed=0, eos_ids=[stop], pad_id=tokenizer.pad_token_id)
+    assert ours == kept
+    for row, tokens in zip(free, ours):
+        cut = row.index(stop) + 1 if stop in row else len(row)
+        assert tokens == row[:cut]  # up to and including the first stop token, then nothing
+    assert len(ours[0]) == free[0].index(stop) + 1 <= 4
+
+
+def test_seeded_sampling_is_reproducible_and_seed_dependent(model_and_prompts):
+    model, tokenizer, prompts = model_and_prompts
+    params = SamplingParams(n=1, temperature=1.0, top_p=0.9, top_k=50, max_tokens=12)
+    with torch.inference_mode():
+        runs = [decode(model, prompts, 12, params, seed=s, eos_ids=[], pad_id=tokenizer.pad_token_id) for s in (3, 3, 4)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+    assert all(len(row) == 12 for row in runs[0])
+
+
+def test_filters_match_transformers_warpers():
+    from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
+
+    torch.manual_seed(0)
+    logits = torch.randn(8, 300)
+    for top_k, top_p in [(0, 1.0), (20, 1.0), (0, 0.8), (20, 0.8), (1, 0.5), (0, 0.01)]:
+        expected = logits
+        if top_k:
+            expected = TopKLogitsWarper(top_k)(None, expected)
+        if top_p < 1:
+            expected = TopPLogitsWarper(top_p)(None, expected)
+        assert torch.equal(filter_logits(logits, top_k, top_p), expected), (top_k, top_p)
+
+
+def test_copies_share_one_prefill_and_match_decoding_repeated_prompts(model_and_prompts):
+    model, tokenizer, prompts = model_and_prompts
+    greedy = SamplingParams(n=1, temperature=0.0, max_tokens=10)
+    sampled = SamplingParams(n=1, temperature=1.0, top_k=0, top_p=1.0, max_tokens=10)
+    repeated = [p for p in prompts for _ in range(3)]
+    with torch.inference_mode():
+        once = decode(model, prompts, 10, greedy, seed=0, eos_ids=[], pad_id=tokenizer.pad_token_id)
+        shared = decode(model, prompts, 10, greedy, seed=0, eos_ids=[], pad_id=tokenizer.pad_token_id, copies=3)
+        draws = decode(model, prompts, 10, sampled, seed=5, eos_ids=[], pad_id=tokenizer.pad_token_id, copies=3)
+        draws_repeated = decode(model, repeated, 10, sampled, seed=5, eos_ids=[], pad_id=tokenizer.pad_token_id)
+    assert shared == [row for row in once for _ in range(3)]
+    assert draws == draws_repeated  # the same rows, the same draws: only the prompt encodings are shared
+    assert len({tuple(r) for r in draws[:3]}) > 1  # a prompt's samples differ
