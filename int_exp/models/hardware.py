@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from int_exp.pipeline.threads import ENV_VAR as THREADS_ENV_VAR
+
 
 def cuda_available() -> bool:
     """Whether torch sees a CUDA device (False where torch is missing or broken)."""
@@ -25,8 +27,13 @@ def resolve_device(device: str) -> str:
 
 
 def thread_count(wanted: int = 0) -> int:
-    """``wanted`` torch threads, or for 0 every core (at most 8: more only adds overhead here)."""
-    return int(wanted) if int(wanted or 0) > 0 else max(1, min(os.cpu_count() or 1, 8))
+    """``wanted`` torch threads, or for 0 this job's thread budget (``$INT_EXP_THREADS``, set by
+    the runner: int_exp/pipeline/threads.py), else every core; at most 8 (more only adds overhead
+    at these model sizes)."""
+    if int(wanted or 0) > 0:
+        return int(wanted)
+    budget = os.environ.get(THREADS_ENV_VAR, "")
+    return max(1, min(int(budget) if budget.isdigit() else (os.cpu_count() or 1), 8))
 
 
 @contextmanager

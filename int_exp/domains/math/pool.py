@@ -28,6 +28,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from int_exp.pipeline.threads import ENV_VAR as THREADS_ENV_VAR
+
 log = logging.getLogger(__name__)
 
 WORKER_START_TIMEOUT = 120.0
@@ -267,7 +269,7 @@ def default_workers(n_pairs: int) -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    budget = os.environ.get("INT_EXP_THREADS", "")
+    budget = os.environ.get(THREADS_ENV_VAR, "")
     if budget.isdigit() and int(budget) > 0:
         cpus = min(cpus, int(budget))
     return max(1, min(n_pairs, cpus))
