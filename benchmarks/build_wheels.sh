@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf .wheels && mkdir -p .wheels
-python -m pip wheel --no-deps -q -w .wheels . 
+python -m pip wheel --no-deps -q -w .wheels . && rm -rf build  # pip leaves its build folder here
 python -m pip download --no-deps -q -d .wheels \
     "transformers==$(python -c 'import transformers; print(transformers.__version__)')" \
     "trl==$(python -c 'import trl; print(trl.__version__)')" \

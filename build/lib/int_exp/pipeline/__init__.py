@@ -1,1 +1,0 @@
-"""Stage contract, content-addressed cache and runner."""
