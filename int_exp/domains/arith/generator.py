@@ -20,7 +20,7 @@ The detailed reference is one step per blank-line-separated chunk (:mod:`int_exp
 tiny character-level transformer can learn it, and every step can be checked exactly.
 
 Generation (:func:`generate_problems`, :func:`arith_table`) is deterministic given
-:class:`~int_exp.config.ArithConfig` and the split. ``min_steps``/``max_steps`` count operations
+:class:`~int_exp.domains.arith.settings.ArithConfig` and the split. ``min_steps``/``max_steps`` count operations
 (the detailed reference has that many steps plus two). ``+``/``-`` operands are drawn from
 ``1..max_operand``, ``*``/``/`` operands from ``2..max_multiplier``; division is exact; no running
 value exceeds ``max_value`` in size, and with ``allow_negative: false`` none goes below zero.
@@ -166,7 +166,7 @@ def generate_problems(cfg: Any, split: str, n: int | None = None) -> list[ArithP
     """``n`` distinct problems of ``split`` (default ``train_size`` / ``test_size``), deterministic.
 
     Args:
-        cfg: an :class:`~int_exp.config.ArithConfig` (or a DictConfig / mapping with its fields).
+        cfg: an :class:`~int_exp.domains.arith.settings.ArithConfig` (or a DictConfig / mapping with its fields).
         split: ``train``, ``test`` or ``pretrain`` (disjoint: see the module doc).
         n: how many; required for ``pretrain``.
 

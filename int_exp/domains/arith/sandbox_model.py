@@ -30,7 +30,7 @@ accuracy in our runs). The folder gets the model, the tokenizer and ``sandbox_ca
 steps, time, loss, and sampled accuracy by difficulty on held-out ``test`` problems through the
 ``hf`` backend).
 
-Calibration (defaults of :class:`~int_exp.config.SandboxModelConfig`, ``data.arith`` =
+Calibration (defaults of :class:`~int_exp.domains.arith.settings.SandboxModelConfig`, ``data.arith`` =
 :data:`SANDBOX_ARITH`, 2 CPU cores with AVX512-BF16, 2026-11-29): 1,063,168 parameters, 1800 steps
 x 16 sequences (1.4 epochs of 20,000 problems, 6.3M tokens) in 532 s of training (3.4 steps/s,
 bf16 autocast; 550 s with the card), loss 2.43 -> 0.006. Sampled accuracy at temperature 0.8 on
@@ -168,8 +168,8 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
     """Train the sandbox model from scratch and save it (model, tokenizer, card) into ``out_dir``.
 
     Args:
-        sandbox_cfg: a :class:`~int_exp.config.SandboxModelConfig` (or a DictConfig of it).
-        arith_cfg: the run's :class:`~int_exp.config.ArithConfig` (operands, operations, seed);
+        sandbox_cfg: a :class:`~int_exp.domains.arith.settings.SandboxModelConfig` (or a DictConfig of it).
+        arith_cfg: the run's :class:`~int_exp.domains.arith.settings.ArithConfig` (operands, operations, seed);
             its step counts are replaced by the sandbox's ``train_min_ops..train_max_ops``.
         out_dir: created if needed.
     """

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class ArithConfig:
-    """Synthetic multi-step arithmetic (int_exp/arith.py)."""
+    """Synthetic multi-step arithmetic (int_exp/domains/arith/generator.py)."""
 
     min_steps: int = 3  # operations per problem (the detailed reference has 2 more steps)
     max_steps: int = 6
@@ -37,7 +37,7 @@ class SandboxModelConfig:
     # max_operand 20, max_multiplier 3, max_value 199: int_exp.domains.arith.sandbox_model.SANDBOX_ARITH).
     train_problems: int = 20000
     train_min_ops: int = 1
-    train_max_ops: int = 8  # 5 (hard unseen) leaves hard at 0%: see int_exp/sandbox.py
+    train_max_ops: int = 8  # 5 (hard unseen) leaves hard at 0%: see int_exp/domains/arith/sandbox_model.py
     train_steps: int = 1800
     batch_size: int = 16
     learning_rate: float = 3e-3
