@@ -6,7 +6,7 @@ Returns the metric named by `optimized_metric` so Optuna sweeps can optimise it.
 import hydra
 from omegaconf import DictConfig
 
-from int_exp.cli import register_configs
+from int_exp.domains.schema import register_configs
 
 register_configs()
 

@@ -130,13 +130,6 @@ def job_description(cfg: DictConfig) -> str:
             f"evaluated on {evals}; stages {list(cfg.stages)}")
 
 
-def register_configs() -> None:
-    """Store the root schema (generic sections plus every domain's) in Hydra's ConfigStore."""
-    from int_exp.domains.schema import register_configs as register
-
-    register()
-
-
 def run_job(cfg: DictConfig) -> float | None:
     from int_exp.checks import check_settings
     from int_exp.pipeline.runner import Runner, make_plan

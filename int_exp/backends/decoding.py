@@ -19,48 +19,46 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+from transformers.cache_utils import Cache, DynamicLayer
+
 COMPACT_SHARE = 0.25  # drop finished rows once they are this share of the live batch
 
 
-def _cache(model: Any, capacity: int):
-    """A cache whose layers write into buffers of ``capacity`` positions (no concatenation)."""
-    from transformers.cache_utils import Cache, DynamicLayer
+class PreallocatedLayer(DynamicLayer):
+    """A cache layer writing into one buffer of ``capacity`` positions (no concatenation)."""
 
-    class PreallocatedLayer(DynamicLayer):
-        def lazy_initialization(self, key_states, value_states) -> None:
-            self.dtype, self.device = key_states.dtype, key_states.device
-            shape = lambda t: (t.shape[0], t.shape[1], capacity, t.shape[3])
-            self.key_buffer = key_states.new_empty(shape(key_states))
-            self.value_buffer = value_states.new_empty(shape(value_states))
-            self.length = 0
-            self.is_initialized = True
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity, self.length = capacity, 0
 
-        def update(self, key_states, value_states, *args, **kwargs):
-            if not self.is_initialized:
-                self.lazy_initialization(key_states, value_states)
-            end = self.length + key_states.shape[-2]
-            self.key_buffer[:, :, self.length : end] = key_states
-            self.value_buffer[:, :, self.length : end] = value_states
-            self.length = end
-            self.keys, self.values = self.key_buffer[:, :, :end], self.value_buffer[:, :, :end]
-            return self.keys, self.values
+    def lazy_initialization(self, key_states, value_states) -> None:
+        self.dtype, self.device = key_states.dtype, key_states.device
+        self.key_buffer = key_states.new_empty((*key_states.shape[:2], self.capacity, key_states.shape[3]))
+        self.value_buffer = value_states.new_empty((*value_states.shape[:2], self.capacity, value_states.shape[3]))
+        self.is_initialized = True
 
-        def get_seq_length(self) -> int:
-            return self.length if self.is_initialized else 0
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        end = self.length + key_states.shape[-2]
+        self.key_buffer[:, :, self.length : end] = key_states
+        self.value_buffer[:, :, self.length : end] = value_states
+        self.length = end
+        self.keys, self.values = self.key_buffer[:, :, :end], self.value_buffer[:, :, :end]
+        return self.keys, self.values
 
-        def keep_rows(self, rows) -> None:
-            self.key_buffer = self.key_buffer.index_select(0, rows)
-            self.value_buffer = self.value_buffer.index_select(0, rows)
-            self.keys, self.values = self.key_buffer[:, :, : self.length], self.value_buffer[:, :, : self.length]
+    def get_seq_length(self) -> int:
+        return self.length if self.is_initialized else 0
 
-    layers = model.config.get_text_config(decoder=True).num_hidden_layers
-    return Cache(layers=[PreallocatedLayer() for _ in range(layers)])
+    def select_rows(self, rows) -> None:
+        self.key_buffer = self.key_buffer.index_select(0, rows)
+        self.value_buffer = self.value_buffer.index_select(0, rows)
+        self.keys, self.values = self.key_buffer[:, :, : self.length], self.value_buffer[:, :, : self.length]
 
 
 def filter_logits(logits: Any, top_k: int, top_p: float) -> Any:
     """``generate``'s top-k then top-p filters: removed tokens get ``-inf`` (at least one stays)."""
-    import torch
-
     if 0 < top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -75,8 +73,6 @@ def filter_logits(logits: Any, top_k: int, top_p: float) -> Any:
 
 def choose(logits: Any, params: Any, generator: Any) -> Any:
     """One token per row: argmax when ``temperature`` is 0, else a draw from the filtered softmax."""
-    import torch
-
     if params.temperature <= 0:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits.float() / float(params.temperature), int(params.top_k or 0), float(params.top_p or 1.0))
@@ -87,8 +83,6 @@ class _Batch:
     """The live rows of one decoding batch: their original index, mask, next position, cache."""
 
     def __init__(self, model: Any, prompts: Sequence[Sequence[int]], budget: int, pad_id: int) -> None:
-        import torch
-
         width = max(len(p) for p in prompts)
         self.rows = torch.arange(len(prompts))
         self.ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
@@ -98,7 +92,8 @@ class _Batch:
             self.mask[r, width - len(prompt) : width] = 1
         self.width, self.filled = width, width
         self.positions = torch.tensor([len(p) for p in prompts], dtype=torch.long)  # of the next token
-        self.cache = _cache(model, width + budget)
+        layers = model.config.get_text_config(decoder=True).num_hidden_layers
+        self.cache = Cache(layers=[PreallocatedLayer(width + budget) for _ in range(layers)])
         self.done = torch.zeros(len(prompts), dtype=torch.bool)
 
     def prefill_positions(self):
@@ -107,21 +102,20 @@ class _Batch:
 
     def repeat(self, copies: int) -> None:
         """Each row ``copies`` times, adjacent (after the prefill: one prompt encoding serves all)."""
-        import torch
-
         index = torch.arange(len(self.rows)).repeat_interleave(copies)
+        self._select(index)
         self.rows = torch.arange(len(index))
-        self.mask, self.positions, self.done = self.mask[index], self.positions[index], self.done[index]
-        for layer in self.cache.layers:
-            layer.keep_rows(index)
 
     def keep(self, live) -> None:
         """Drop every row not in the boolean ``live``."""
         index = live.nonzero().squeeze(-1)
-        self.rows, self.mask, self.positions, self.done = (
-            self.rows[index], self.mask[index], self.positions[index], self.done[index])
+        self._select(index)
+        self.rows = self.rows[index]
+
+    def _select(self, index) -> None:
+        self.mask, self.positions, self.done = self.mask[index], self.positions[index], self.done[index]
         for layer in self.cache.layers:
-            layer.keep_rows(index)
+            layer.select_rows(index)
 
 
 def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: Any, seed: int,
@@ -130,8 +124,6 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: An
     """New tokens for ``copies`` rows per prompt (a prompt's rows adjacent), at most ``budget``
     each, ending at the first end-of-sequence token (kept, so the caller sees why a row stopped).
     Each prompt is encoded once: its cache is copied to its rows after the prefill."""
-    import torch
-
     batch = _Batch(model, prompts, budget, pad_id)
     generator = torch.Generator(device=model.device).manual_seed(int(seed))
     eos = torch.tensor(list(eos_ids) or [-1], dtype=torch.long)

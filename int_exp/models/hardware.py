@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from int_exp.pipeline.threads import ENV_VAR as THREADS_ENV_VAR
+from int_exp.pipeline import threads
 
 
 def cuda_available() -> bool:
@@ -32,8 +32,7 @@ def thread_count(wanted: int = 0) -> int:
     at these model sizes)."""
     if int(wanted or 0) > 0:
         return int(wanted)
-    budget = os.environ.get(THREADS_ENV_VAR, "")
-    return max(1, min(int(budget) if budget.isdigit() else (os.cpu_count() or 1), 8))
+    return max(1, min(threads.current() or os.cpu_count() or 1, 8))
 
 
 @contextmanager

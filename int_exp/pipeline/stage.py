@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from omegaconf import OmegaConf
 
 ConfigKeys = Sequence[str] | Callable[[Any], Sequence[str]]
 InputMap = Mapping[str, str] | Callable[[Any, "Plan"], Mapping[str, str]]
@@ -171,6 +172,4 @@ class Stage:
         """A training stage's switch (``<trains>.enabled``); other stages are always enabled."""
         if self.trains is None:
             return True
-        from omegaconf import OmegaConf
-
         return bool(OmegaConf.select(cfg, f"{self.trains}.enabled", default=True))

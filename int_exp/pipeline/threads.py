@@ -64,6 +64,12 @@ def registered(registry: Path) -> Iterator[Path]:
         entry.unlink(missing_ok=True)
 
 
+def current() -> int | None:
+    """The budget the runner last set in this process (or its parent), if any."""
+    value = os.environ.get(ENV_VAR, "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def budget(setting: int, registry: Path) -> int:
     """``setting`` threads when > 0, else this machine's cores shared among its live jobs."""
     if int(setting or 0) > 0:
@@ -71,9 +77,9 @@ def budget(setting: int, registry: Path) -> int:
     return max(1, machine_cores() // max(1, live_jobs(registry)))
 
 
-def apply(threads: int) -> bool:
+def apply(threads: int) -> None:
     """Use ``threads`` from now on (torch intra-op; inter-op and the tokenizers' pool where they
-    can still be set; the environment, for children). Returns whether the budget changed."""
+    can still be set; the environment, for children)."""
     previous = os.environ.get(ENV_VAR)
     for name in (ENV_VAR, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
         os.environ[name] = str(threads)
@@ -85,5 +91,3 @@ def apply(threads: int) -> bool:
             torch.set_num_interop_threads(threads)
     if previous != str(threads):
         log.info("thread budget: %d (cores %d)", threads, machine_cores())
-        return True
-    return False

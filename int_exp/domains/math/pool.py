@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from int_exp.pipeline.threads import ENV_VAR as THREADS_ENV_VAR
+from int_exp.pipeline import threads
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,4 @@ def default_workers(n_pairs: int) -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    budget = os.environ.get(THREADS_ENV_VAR, "")
-    if budget.isdigit() and int(budget) > 0:
-        cpus = min(cpus, int(budget))
-    return max(1, min(n_pairs, cpus))
+    return max(1, min(n_pairs, cpus, threads.current() or cpus))
