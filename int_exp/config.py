@@ -260,6 +260,10 @@ class Config:
     # CPU threads of this job (torch, OpenMP, tokenizers, grading workers); 0: the machine's cores
     # divided by the int-exp jobs running on it, rechecked before every stage (pipeline/threads.py)
     threads: int = 0
+    # The seed of every stage that samples or trains (sampling, intervention.sampling, sft, rl):
+    # their `seed` keys default to it, so `python run.py -m seed=0,1,2` repeats a comparison over
+    # seeds. The data subset (data.seed) and the base model (model.*.seed) do not follow it.
+    seed: int = 0
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
