@@ -103,6 +103,7 @@ def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
         "experiment_config": str(choices.get("experiment") or "none"),
         "comparison_group": comparison_group(cfg),
         "stages": ",".join(cfg.stages),
+        "seed": str(cfg.seed),  # the report pools a variant's seeds and pairs variants by seed
     }
     if info.get("job_num") is not None:
         tags["job_num"] = str(info["job_num"])

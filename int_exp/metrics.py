@@ -1,15 +1,26 @@
-"""pass@k: the unbiased estimator of Chen et al. (2021), "Evaluating Large Language Models Trained on Code".
+"""pass@k and its uncertainty.
 
-With ``n`` samples of which ``c`` are correct, pass@k = 1 - C(n - c, k) / C(n, k): the chance that
-k samples drawn without replacement from the n include at least one correct one.
+pass@k is the unbiased estimator of Chen et al. (2021), "Evaluating Large Language Models Trained
+on Code": with ``n`` samples of which ``c`` are correct, pass@k = 1 - C(n - c, k) / C(n, k), the
+chance that k samples drawn without replacement from the n include at least one correct one.
+
+Uncertainty (:func:`bootstrap_interval`): a variant's score is a mean over problems (and over
+seeds, when a comparison was repeated with ``seed=0,1,2``), so its 95% interval comes from
+resampling problems, and seeds, with replacement. A difference between two variants is read on
+the same problems and seeds (:func:`paired_interval`): the per-problem differences are resampled,
+which removes the problem-to-problem spread both variants share and is far tighter than two
+separate intervals.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["mean_pass_at_k", "pass_at_k"]
+import numpy as np
+
+__all__ = ["Interval", "bootstrap_interval", "mean_pass_at_k", "paired_interval", "pass_at_k", "per_problem_pass_at_k"]
 
 
 def _as_int(name: str, value) -> int:
@@ -89,3 +100,95 @@ def mean_pass_at_k(ns: Sequence[int], cs: Sequence[int], k: int) -> float:
     if len(ns) == 0:
         raise ValueError("mean_pass_at_k: no problems (ns and cs are empty)")
     return sum(pass_at_k(n, c, k) for n, c in zip(ns, cs)) / len(ns)
+
+
+def per_problem_pass_at_k(ns: Sequence[int], cs: Sequence[int], k: int) -> np.ndarray:
+    """:func:`pass_at_k` of every problem, as an array (what the bootstrap resamples).
+
+    >>> per_problem_pass_at_k([4, 4, 4], [0, 1, 4], 2).round(3).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    if len(ns) != len(cs):
+        raise ValueError(f"per_problem_pass_at_k: ns has {len(ns)} problems but cs has {len(cs)}")
+    return np.array([pass_at_k(n, c, k) for n, c in zip(ns, cs)], dtype=float)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its bootstrap interval (same units as the estimate)."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float = 0.95
+
+    @property
+    def excludes_zero(self) -> bool:
+        """The interval lies wholly above or below 0 (a difference the data can separate)."""
+        return self.low > 0 or self.high < 0
+
+    def scaled(self, factor: float) -> Interval:
+        return Interval(self.estimate * factor, self.low * factor, self.high * factor, self.level)
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.1f} [{self.low:.1f}, {self.high:.1f}]"
+
+
+def _as_matrix(values) -> np.ndarray:
+    """Per-problem values as a (seeds, problems) matrix; a 1-d array is one seed."""
+    matrix = np.asarray(values, dtype=float)
+    matrix = matrix[None, :] if matrix.ndim == 1 else matrix
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise ValueError(f"bootstrap: expected per-problem values as (seeds, problems), got shape {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ValueError("bootstrap: per-problem values must be finite (a problem missing in one seed?)")
+    return matrix
+
+
+def _resampled_means(matrix: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """The mean of ``n_boot`` resamples: problems with replacement (the same draw for every seed,
+    since seed s and seed s' evaluate the same problems), then seeds with replacement."""
+    seeds, problems = matrix.shape
+    problem_draws = rng.integers(0, problems, size=(n_boot, problems))
+    per_seed = matrix[:, problem_draws].mean(axis=2)  # (seeds, n_boot)
+    if seeds == 1:
+        return per_seed[0]
+    seed_draws = rng.integers(0, seeds, size=(n_boot, seeds))
+    return per_seed[seed_draws, np.arange(n_boot)[:, None]].mean(axis=1)
+
+
+def bootstrap_interval(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+    """Mean of per-problem values and its percentile bootstrap interval.
+
+    Args:
+        values: per-problem values (pass@k estimates, 0/1 coverage), shape ``(problems,)`` or
+            ``(seeds, problems)`` with the same problems in every row.
+        n_boot: resamples.
+        level: coverage of the interval.
+        seed: the resampling seed (the interval is reproducible).
+
+    >>> iv = bootstrap_interval([0.0, 1.0] * 50)
+    >>> iv.estimate, 0.39 < iv.low < 0.45, 0.55 < iv.high < 0.61
+    (0.5, True, True)
+    """
+    matrix = _as_matrix(values)
+    means = _resampled_means(matrix, int(n_boot), np.random.default_rng(seed))
+    alpha = (1 - level) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return Interval(float(matrix.mean()), float(low), float(high), level)
+
+
+def paired_interval(values, reference, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+    """``mean(values) - mean(reference)`` with a paired bootstrap interval.
+
+    Both are ``(seeds, problems)`` on the same problems and seeds in the same order (seed s of
+    both variants shares its rollouts and interventions), so the per-problem differences are
+    resampled together.
+
+    >>> paired_interval([[0.5, 1.0]], [[0.5, 1.0]])
+    Interval(estimate=0.0, low=0.0, high=0.0, level=0.95)
+    """
+    a, b = _as_matrix(values), _as_matrix(reference)
+    if a.shape != b.shape:
+        raise ValueError(f"paired_interval: shapes differ ({a.shape} vs {b.shape}): pair the same problems and seeds")
+    return bootstrap_interval(a - b, n_boot=n_boot, level=level, seed=seed)

@@ -132,3 +132,24 @@ def test_sample_report_names_why_each_row_was_dropped():
         "| p1 | Step one. Step two. | 1 | the step | dropped: copied_prompt |",
         "| p1 | Step one. Step two. | - | no block here | dropped: no_block |",
     ]
+
+
+def test_intervention_effectiveness_on_a_scripted_case():
+    """Rewards before and after on the patched problems only, and problems solved by each."""
+    import pandas as pd
+
+    from int_exp.stages.continuations import effectiveness
+
+    rollouts = pd.DataFrame({"problem_id": ["p1", "p2", "p3", "p4"],
+                             "verdicts": [[False] * 8, [True] + [False] * 7, [True] * 8, [False] * 8]})
+    continued = pd.DataFrame({"problem_id": ["p1", "p1", "p2", "p4"],  # p3 had no failure to patch
+                              "continuation_verdicts": [[True, False, False, False], [False] * 4,
+                                                        [True, True, False, False], [False] * 4]})
+    metrics = effectiveness(continued, rollouts)
+    assert metrics["intervention/problems"] == 3
+    assert metrics["intervention/rollout_reward"] == 1 / 24  # p3's correct rollouts do not count
+    assert metrics["intervention/continuation_reward"] == 3 / 16
+    assert metrics["intervention/effectiveness"] == (3 / 16) / (1 / 24)
+    assert (metrics["intervention/solved_by_rollouts"], metrics["intervention/solved_by_continuations"]) == (1, 2)
+    unsolved = rollouts.assign(verdicts=[[False] * 8] * 4)
+    assert "intervention/effectiveness" not in effectiveness(continued, unsolved)  # 0 before: no ratio

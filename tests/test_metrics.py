@@ -1,13 +1,14 @@
-"""pass@k against its closed form, edge cases and errors."""
+"""pass@k against its closed form, edge cases and errors; its bootstrap intervals on simulated data."""
 
 from __future__ import annotations
 
 from itertools import pairwise
 from math import comb
 
+import numpy as np
 import pytest
 
-from int_exp.metrics import mean_pass_at_k, pass_at_k
+from int_exp.metrics import Interval, bootstrap_interval, mean_pass_at_k, paired_interval, pass_at_k
 
 
 def closed_form(n: int, c: int, k: int) -> float:
@@ -112,3 +113,78 @@ def test_eval_reports_only_the_k_that_n_samples_can_estimate():
     assert reported_ks([1, 4, 8], 8) == [1, 4, 8]
     with pytest.raises(ValueError, match="eval.n=4"):
         reported_ks([8, 16], 4)
+
+
+# --------------------------------------------------------------------------------------------
+# Uncertainty: bootstrap intervals over problems and seeds
+# --------------------------------------------------------------------------------------------
+
+
+def simulate(rng, problems: int, n: int, seeds: int = 1, a: float = 1.0, b: float = 2.0):
+    """Per-problem pass@1 estimates of ``problems`` drawn from a Beta(a, b) population of success
+    rates, ``n`` binomial samples each, the same problems in every seed; the true pass@1 is
+    a / (a + b)."""
+    rates = rng.beta(a, b, size=problems)
+    correct = rng.binomial(n, rates, size=(seeds, problems))
+    return correct / n
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_bootstrap_interval_covers_the_true_pass_rate(seeds):
+    rng = np.random.default_rng(0)
+    truth = 1 / 3
+    covered = []
+    for i in range(200):
+        interval = bootstrap_interval(simulate(rng, 96, 8, seeds), n_boot=500, seed=i)
+        covered.append(interval.low <= truth <= interval.high)
+    assert np.mean(covered) >= 0.90, f"95% intervals held the true value in {np.mean(covered):.0%} of simulations"
+
+
+def test_bootstrap_interval_narrows_with_more_problems():
+    rng = np.random.default_rng(1)
+    small = bootstrap_interval(simulate(rng, 64, 8), n_boot=1000)
+    large = bootstrap_interval(simulate(rng, 1024, 8), n_boot=1000)
+    assert (large.high - large.low) < 0.5 * (small.high - small.low)
+
+
+def test_paired_difference_of_identical_runs_is_zero():
+    values = simulate(np.random.default_rng(2), 128, 8, seeds=3)
+    interval = paired_interval(values, values.copy())
+    assert (interval.estimate, interval.low, interval.high) == (0.0, 0.0, 0.0)
+    assert not interval.excludes_zero
+
+
+def test_paired_difference_of_two_seeded_runs_of_one_model_has_a_ci_around_zero():
+    rng = np.random.default_rng(3)
+    rates = rng.beta(1, 2, size=256)
+    first, second = (rng.binomial(16, rates) / 16 for _ in range(2))
+    interval = paired_interval(first, second)
+    assert interval.low < 0 < interval.high
+    assert abs(interval.estimate) < 0.03
+
+
+def test_paired_difference_finds_a_real_gain_that_separate_intervals_miss():
+    rng = np.random.default_rng(4)
+    rates = rng.beta(1, 2, size=256)
+    better = np.clip(rates + 0.04, 0, 1)
+    base, improved = rng.binomial(16, rates) / 16, rng.binomial(16, better) / 16
+    paired = paired_interval(improved, base)
+    alone_base, alone_improved = bootstrap_interval(base), bootstrap_interval(improved)
+    assert paired.excludes_zero and paired.low > 0
+    assert alone_improved.low < alone_base.high  # the separate intervals overlap
+    assert 0.02 < paired.estimate < 0.06
+
+
+def test_bootstrap_rejects_mismatched_or_missing_values():
+    with pytest.raises(ValueError, match="shapes differ"):
+        paired_interval([[1.0, 0.0]], [[1.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_interval([[1.0, float("nan")]])
+    with pytest.raises(ValueError, match="seeds, problems"):
+        bootstrap_interval([])
+
+
+def test_interval_text_and_scale():
+    interval = Interval(0.5, 0.25, 0.75).scaled(100)
+    assert str(interval) == "50.0 [25.0, 75.0]"
+    assert Interval(-0.1, -0.2, -0.01).excludes_zero

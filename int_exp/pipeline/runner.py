@@ -84,8 +84,10 @@ class Runner:
         # Stage metrics are namespaced (funnel/..., sft/..., <dataset>/pass_at_k), so the job's
         # run carries all of them side by side for comparison.
         self.tracker.log_metrics(None, result.metrics)
-        for plot in (f for f in result.files if f.suffix == ".png"):  # plots beside the job's metrics
-            self.tracker.log_artifact(None, plot)
+        # Plots and per-problem summaries (eval's per_problem.csv, what the report's intervals
+        # resample) beside the job's metrics.
+        for path in (f for f in result.files if f.suffix in (".png", ".csv")):
+            self.tracker.log_artifact(None, path)
         self.report(result)
         return result
 

@@ -3,9 +3,18 @@
 The assistant message (prefix + intervention) is *continued* (continue-final-message mode, not
 a new turn) ``intervention.filter_samples`` times (paper: 32). A continuation is appended
 verbatim to the guided attempt, and the whole trajectory is graded.
+
+Intervention effectiveness (the paper's 0.07% -> 1.56% mean reward, 22x, and 29 -> 80 of 334
+problems solved), on the problems that have a continued intervention: ``intervention/rollout_reward``
+(the share of the original rollouts that were correct), ``intervention/continuation_reward`` (the
+share of continuations from prefix + intervention that are), their ratio
+``intervention/effectiveness``, and ``intervention/solved_by_rollouts`` /
+``intervention/solved_by_continuations`` of ``intervention/problems``.
 """
 
 from __future__ import annotations
+
+import pandas as pd
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 from int_exp.stages.common import GENERATION_READS, generate, grade_samples, sampling_params, user_prompt
@@ -29,9 +38,39 @@ def run(ctx: StageContext) -> StageOutput:
     metrics = {
         "funnel/guided_rollouts": sum(len(g) for g in continuations),
         "funnel/guided_rollouts_correct": int(table["guided_correct"].sum()) if len(table) else 0,
+        **effectiveness(table, ctx.inputs["rollouts"].table()),
     }
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(name="continuations", version="1", reads=READS, inputs={"interventions": "parse", "policy": "model"},
+def effectiveness(continued: pd.DataFrame, rollouts: pd.DataFrame) -> dict[str, float]:
+    """Rewards and problems solved, before (original rollouts) and after (continuations from prefix
+    + intervention), on the problems that have at least one continued intervention.
+
+    >>> rollouts = pd.DataFrame({"problem_id": ["a", "b", "c"], "verdicts": [[0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]]})
+    >>> continued = pd.DataFrame({"problem_id": ["a", "a", "b"], "continuation_verdicts": [[1, 1], [0, 1], [0, 0]]})
+    >>> effectiveness(continued, rollouts)["intervention/effectiveness"]  # (3 / 6) / (1 / 8)
+    4.0
+    """
+    problems = set(continued["problem_id"])
+    before = rollouts[rollouts["problem_id"].isin(problems)]
+    rollout_verdicts = [bool(v) for row in before["verdicts"] for v in row]
+    after_verdicts = [bool(v) for row in continued["continuation_verdicts"] for v in row]
+    rollout_reward = sum(rollout_verdicts) / max(1, len(rollout_verdicts))
+    continuation_reward = sum(after_verdicts) / max(1, len(after_verdicts))
+    solved_after = {pid for pid, row in zip(continued["problem_id"], continued["continuation_verdicts"]) if any(row)}
+    metrics = {
+        "intervention/problems": len(problems),
+        "intervention/rollout_reward": rollout_reward,
+        "intervention/continuation_reward": continuation_reward,
+        "intervention/solved_by_rollouts": int(sum(any(row) for row in before["verdicts"])),
+        "intervention/solved_by_continuations": len(solved_after),
+    }
+    if rollout_reward > 0:  # the paper's 22x; undefined when no original rollout was correct
+        metrics["intervention/effectiveness"] = continuation_reward / rollout_reward
+    return metrics
+
+
+STAGE = Stage(name="continuations", version="1", reads=READS,
+              inputs={"interventions": "parse", "policy": "model", "rollouts": "rollouts"},
               run=run, description=__doc__, legacy_name="guided_sampling")  # cache entries keep the old name

@@ -1,8 +1,11 @@
 """Stage `eval`: pass@k of the current policy on every evaluation dataset.
 
 ``eval.n`` samples per problem, graded by each problem's domain (math-verify for math); ``<dataset>/pass_at_<k>`` uses the
-unbiased estimator (Chen et al., 2021) for each k in ``eval.k``; a per-problem table per dataset
-and a pass@k-vs-k plot are written.
+unbiased estimator (Chen et al., 2021) for each k in ``eval.k``, and ``<dataset>/coverage`` is the
+share of problems with at least one correct sample (pass@n, the paper's ablation measure). Written:
+a per-problem table per dataset, ``per_problem.csv`` (dataset, problem_id, n, correct: what the
+report's bootstrap intervals resample, logged on the job run) and ``pass_at_k.png``, pass@k
+against k = 1..n with 95% bands over problems.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import pandas as pd
 
 from int_exp.metrics import mean_pass_at_k
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
+from int_exp.report.plots import pass_at_k_curve, plot_pass_at_k
 from int_exp.stages.common import GENERATION_READS, generate, grade_samples, problem_chat, sampling_params
 
 READS = GENERATION_READS + ["eval", "data.eval", "data.limit", "data.seed", "data.prompt_template"]
@@ -23,30 +27,7 @@ def reads(cfg) -> list[str]:
     return READS + [key for spec in cfg.data.eval for key in domain_of(str(spec.source)).settings_keys(str(spec.source))]
 
 
-def curve_ks(n: int, ks: list[int]) -> list[int]:
-    """Powers of two up to n, plus the requested k values: the x axis of the plot."""
-    powers = [2**i for i in range(n.bit_length()) if 2**i <= n]
-    return sorted(set(powers + [k for k in ks if k <= n] + [n]))
-
-
-def plot_curves(curves: dict[str, dict[int, float]], path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, curve in curves.items():
-        ks = sorted(curve)
-        ax.plot(ks, [100 * curve[k] for k in ks], marker="o", label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k")
-    ax.set_ylabel("pass@k (%)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+PER_PROBLEM_FILE = "per_problem.csv"
 
 
 def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]) -> tuple[pd.DataFrame, dict, dict]:
@@ -67,10 +48,10 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]
     )
     ns, cs = list(results["n"]), list(results["correct"])
     metrics = {f"{spec.name}/pass_at_{k}": mean_pass_at_k(ns, cs, k) for k in ks}
+    metrics[f"{spec.name}/coverage"] = sum(c > 0 for c in cs) / max(1, len(cs))
     metrics[f"{spec.name}/accuracy"] = sum(cs) / max(1, sum(ns))
     metrics[f"{spec.name}/problems"] = len(results)
-    curve = {k: mean_pass_at_k(ns, cs, k) for k in curve_ks(cfg.eval.n, ks)}
-    return results, metrics, curve
+    return results, metrics, pass_at_k_curve([ns], [cs])
 
 
 def reported_ks(ks: list[int], n: int) -> list[int]:
@@ -95,19 +76,22 @@ def run(ctx: StageContext) -> StageOutput:
                         [k for k in cfg.eval.k if k not in ks], cfg.eval.n, ks)
     if not cfg.data.eval:
         raise ValueError("data.eval is empty: name at least one evaluation dataset")
-    output, curves = StageOutput(), {}
+    output, curves, counts = StageOutput(), {}, []
     for spec in cfg.data.eval:
         table = load_dataset_spec(spec, cfg.data, train=False)
         results, metrics, curve = evaluate_dataset(ctx, spec, table, ks)
         output.tables[spec.name] = results
         output.metrics.update(metrics)
         curves[spec.name] = curve
+        counts.append(results[["problem_id", "n", "correct"]].assign(dataset=spec.name))
         ctx.log.info("%s: %s", spec.name, {k: round(v, 4) for k, v in metrics.items()})
-    plot_curves(curves, ctx.out_dir / "pass_at_k.png")
-    output.files.append("pass_at_k.png")
-    output.summary["curves"] = {name: {str(k): v for k, v in c.items()} for name, c in curves.items()}
+    per_problem = pd.concat(counts)[["dataset", "problem_id", "n", "correct"]]
+    per_problem.to_csv(ctx.out_dir / PER_PROBLEM_FILE, index=False)
+    plot_pass_at_k({name: {str(cfg.variant.name): curve} for name, curve in curves.items()}, ctx.out_dir / "pass_at_k.png")
+    output.files += [PER_PROBLEM_FILE, "pass_at_k.png"]
+    output.summary["curves"] = {name: {str(k): iv.estimate for k, iv in c.items()} for name, c in curves.items()}
     return output
 
 
-STAGE = Stage(name="eval", version="1", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
+STAGE = Stage(name="eval", version="2", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
               tables=lambda cfg: [spec.name for spec in cfg.data.eval], run=run, description=__doc__)

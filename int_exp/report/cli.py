@@ -1,0 +1,101 @@
+"""``python -m int_exp.report``: write report.md, a CSV and a pass@k plot per comparison group."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from int_exp.report.plots import plot_pass_at_k
+from int_exp.report.runs import job_runs
+from int_exp.report.tables import REFERENCES, compare, to_markdown
+
+DEFAULT_OUT = Path("outputs") / "report"  # outputs/ is git-ignored (Hydra's own run folder)
+
+
+def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = None,
+                 references=REFERENCES, n_boot: int = 2000) -> tuple[list[Path], str]:
+    """Write report.md, ``comparison_<i>.csv`` (numbers) and ``pass_at_k_<i>.png`` per comparison
+    group into ``out_dir``; return the files and the report's text. Reads MLflow, writes nothing there."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_cfg.uri)
+    experiment = client.get_experiment_by_name(tracking_cfg.experiment)
+    if experiment is None:
+        return [], f"no MLflow experiment named {tracking_cfg.experiment!r} at {tracking_cfg.uri}"
+    runs = job_runs(client, experiment.experiment_id, parent_run_id)
+    if not runs:
+        return [], "no finished job runs with pass@k metrics to report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups: dict[str, list] = {}
+    for run in runs:
+        groups.setdefault(run.group, []).append(run)
+    sections, files = [], []
+    for index, group_runs in enumerate(groups.values()):
+        comparison = compare(group_runs, references, n_boot)
+        csv, png = out_dir / f"comparison_{index}.csv", out_dir / f"pass_at_k_{index}.png"
+        comparison.numbers.to_csv(csv)
+        files.append(csv)
+        if any(comparison.curves.values()):
+            plot_pass_at_k({d: c for d, c in comparison.curves.items() if c}, png)
+            files.append(png)
+        seeds = sorted({s for row in comparison.seeds.values() for s in row})
+        sections.append(
+            f"## Base model `{comparison.model}`, eval on `{comparison.eval_data}` (comparison group "
+            f"{comparison.group}; seeds {', '.join(seeds)})\n\n{to_markdown(comparison.text)}\n")
+    legend = ("pass@k and coverage in % with 95% bootstrap intervals over problems (and seeds); `vs` "
+              "columns: paired differences in percentage points, `*` where the interval excludes 0.\n")
+    text = "# Variant comparison\n\n" + legend + "\n" + "\n".join(sections)
+    report = out_dir / "report.md"
+    report.write_text(text)
+    return [report] + files, text
+
+
+def parser() -> argparse.ArgumentParser:
+    from int_exp.report import __doc__ as doc
+
+    p = argparse.ArgumentParser(prog="python -m int_exp.report", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tracking-uri", "--uri", dest="tracking_uri", default="sqlite:///mlruns/mlflow.db",
+                   help="MLflow tracking URI, as in MLflow's own CLI (default: %(default)s)")
+    p.add_argument("--experiment", default="int-exp", help="MLflow experiment name (default: %(default)s)")
+    p.add_argument("--parent-run-id", default=None, help="only the job runs of this sweep's parent run")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: the sweep's folder/report with --parent-run-id, else outputs/report)")
+    p.add_argument("--reference", action="append", default=None,
+                   help="reference variant for paired differences; repeat for several (default: rl_only and base)")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--log", action="store_true",
+                   help="also log the report as an MLflow run (default: read-only, nothing written to MLflow)")
+    return p
+
+
+def output_folder(client, args) -> Path:
+    if args.out is not None:
+        return args.out
+    if args.parent_run_id:
+        sweep_dir = client.get_run(args.parent_run_id).data.tags.get("sweep_dir")
+        if sweep_dir:
+            return Path(sweep_dir) / "report"
+    return DEFAULT_OUT
+
+
+def main(argv: list[str] | None = None) -> None:
+    from mlflow import MlflowClient
+
+    args = parser().parse_args(argv)
+    client = MlflowClient(args.tracking_uri)
+    tracking = argparse.Namespace(uri=args.tracking_uri, experiment=args.experiment)
+    out = output_folder(client, args)
+    files, text = write_report(tracking, out, args.parent_run_id, tuple(args.reference or REFERENCES), args.bootstrap)
+    print(text)
+    if files:
+        print(f"written to {out}/")
+    if files and args.log:
+        experiment_id = client.get_experiment_by_name(args.experiment).experiment_id
+        run = client.create_run(experiment_id, run_name="report", tags={"report": "true",
+                                "mlflow.note.content": "the variant comparison table (python -m int_exp.report)"})
+        for path in files:
+            client.log_artifact(run.info.run_id, str(path), "report")
+        client.set_terminated(run.info.run_id)
+        print(f"logged to MLflow run {run.info.run_id}")

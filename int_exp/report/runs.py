@@ -1,0 +1,69 @@
+"""What the report reads from MLflow: finished job runs and their per-problem eval counts."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+PASS_AT = re.compile(r"^(?P<dataset>[^/]+)/pass_at_(?P<k>\d+)$")
+PER_PROBLEM_FILE = "per_problem.csv"  # written by the eval stage, logged on the job run
+# Overrides that do not tell two rows apart: the variant is the row, seeds are pooled within it.
+NOT_A_ROW = ("variant=", "experiment=", "hparams_search=", "tracking.", "paths.", "hydra", "seed=", "threads=")
+
+
+@dataclass
+class JobRun:
+    run_id: str
+    label: str  # the table row: variant plus any override that sets it apart
+    variant: str
+    seed: str
+    group: str  # comparison_group tag: base model and eval settings
+    model: str
+    eval_data: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    per_problem: pd.DataFrame | None = None  # dataset, problem_id, n, correct
+
+
+def row_label(tags: dict[str, str], params: dict[str, str]) -> str:
+    """The variant, plus any other override that tells two runs of one variant apart."""
+    overrides = params.get("overrides", "")
+    extra = [o for o in overrides.split() if o != "(none)" and not o.lstrip("+~").startswith(NOT_A_ROW)]
+    return tags["variant"] + (f" [{' '.join(sorted(extra))}]" if extra else "")
+
+
+def per_problem_counts(client, run_id: str) -> pd.DataFrame | None:
+    """The job's ``per_problem.csv``, or None for runs logged before it existed."""
+    if PER_PROBLEM_FILE not in {a.path for a in client.list_artifacts(run_id)}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(run_id, PER_PROBLEM_FILE, tmp)
+        table = pd.read_csv(path, dtype={"problem_id": str})
+    expected = {"dataset", "problem_id", "n", "correct"}
+    if not expected <= set(table.columns):
+        raise ValueError(f"run {run_id}: {PER_PROBLEM_FILE} has columns {sorted(table.columns)}, expected {sorted(expected)}")
+    return table
+
+
+def job_runs(client, experiment_id: str, parent_run_id: str | None = None) -> list[JobRun]:
+    """Finished job runs (not stage runs) with pass@k metrics, newest first; for each (row, seed)
+    only the newest run is kept, so a re-run replaces the earlier one instead of counting twice."""
+    query = "attributes.status = 'FINISHED' and tags.variant != ''"
+    if parent_run_id:
+        query += f" and tags.mlflow.parentRunId = '{parent_run_id}'"
+    found = client.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"], max_results=5000)
+    runs, seen = [], set()
+    for run in found:
+        tags, params = run.data.tags, run.data.params
+        if "stage" in tags or not any(PASS_AT.match(k) for k in run.data.metrics):
+            continue
+        label, group = row_label(tags, params), tags.get("comparison_group", "?")
+        seed = tags.get("seed", params.get("seed", "0"))
+        if (group, label, seed) in seen:
+            continue
+        seen.add((group, label, seed))
+        runs.append(JobRun(run.info.run_id, label, tags["variant"], seed, group, tags.get("model", "?"),
+                           tags.get("eval_data", "?"), dict(run.data.metrics), per_problem_counts(client, run.info.run_id)))
+    return runs
