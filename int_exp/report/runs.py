@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ def per_problem_counts(client, run_id: str) -> pd.DataFrame | None:
     """The job's ``per_problem.csv``, or None for runs logged before it existed."""
     if PER_PROBLEM_FILE not in {a.path for a in client.list_artifacts(run_id)}:
         return None
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one tiny file per run
     with tempfile.TemporaryDirectory() as tmp:
         path = client.download_artifacts(run_id, PER_PROBLEM_FILE, tmp)
         table = pd.read_csv(path, dtype={"problem_id": str})

@@ -126,9 +126,34 @@ def compare(runs: list[JobRun], references=REFERENCES, n_boot: int = 2000) -> Co
                 row[column] = scale * float(np.mean(values))
         numbers[label] = row
     table = pd.DataFrame.from_dict(numbers, orient="index")
+    table = table[sorted(table.columns, key=lambda c: column_rank(c, targets, references))]
     first = runs[0]
     return Comparison(first.group, first.model, first.eval_data, table, readable(table), curves,
                       {label: list(seeds) for label, seeds in rows.items()})
+
+
+def column_rank(column: str, targets: dict[str, list[int]], references) -> tuple:
+    """seeds; per dataset: pass@k by k, coverage, differences by reference, spread; diagnostics."""
+    diagnostics = [c for _, c, _ in DIAGNOSTICS]
+    base = column.removesuffix(" low").removesuffix(" high")
+    end = (column.endswith(" low"), column.endswith(" high"))
+    if column == "seeds":
+        return (0,)
+    if base in diagnostics:
+        return (2, diagnostics.index(base), *end)
+    dataset, _, rest = base.partition(" ")
+    rank = list(targets).index(dataset) if dataset in targets else len(targets)
+    k = int(rest.split()[0].removeprefix("pass@")) if rest.startswith("pass@") else 0
+    if rest == "coverage %":
+        kind = 1
+    elif " vs " in rest:
+        reference = rest.split(" vs ")[1].removesuffix(" (pp)")
+        kind = 2 + (list(references).index(reference) if reference in references else len(references))
+    elif rest.endswith("sd over seeds"):
+        kind = 9
+    else:
+        kind = 0
+    return (1, rank, kind, k, *end)
 
 
 def paired(seeds: dict[str, JobRun], reference: dict[str, JobRun], dataset: str, k: int,

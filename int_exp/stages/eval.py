@@ -87,7 +87,7 @@ def run(ctx: StageContext) -> StageOutput:
         ctx.log.info("%s: %s", spec.name, {k: round(v, 4) for k, v in metrics.items()})
     per_problem = pd.concat(counts)[["dataset", "problem_id", "n", "correct"]]
     per_problem.to_csv(ctx.out_dir / PER_PROBLEM_FILE, index=False)
-    plot_pass_at_k({name: {str(cfg.variant.name): curve} for name, curve in curves.items()}, ctx.out_dir / "pass_at_k.png")
+    plot_pass_at_k({name: {"this job": curve} for name, curve in curves.items()}, ctx.out_dir / "pass_at_k.png")
     output.files += [PER_PROBLEM_FILE, "pass_at_k.png"]
     output.summary["curves"] = {name: {str(k): iv.estimate for k, iv in c.items()} for name, c in curves.items()}
     return output

@@ -1,0 +1,90 @@
+"""The comparison report on a real MLflow store: intervals, paired differences, seeds pooled, read-only."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from int_exp.report import main, write_report
+
+RATES = np.random.default_rng(0).beta(1, 2, size=200)  # one population of problems for every variant
+
+
+def log_job(client, experiment_id, tmp_path, variant: str, seed: int, gain: float, n: int = 16) -> str:
+    """A finished job run as run.py logs it: tags, overrides, pass@k metrics, per_problem.csv."""
+    rng = np.random.default_rng([seed, len(variant), ord(variant[0])])
+    correct = rng.binomial(n, np.clip(RATES + gain, 0, 1))
+    table = pd.DataFrame({"dataset": "arith", "problem_id": [f"p{i}" for i in range(len(RATES))], "n": n,
+                          "correct": correct})
+    tags = {"variant": variant, "seed": str(seed), "comparison_group": "g1", "model": "sandbox", "eval_data": "arith"}
+    run = client.create_run(experiment_id, run_name=variant, tags=tags)
+    client.log_param(run.info.run_id, "overrides", f"variant={variant} seed={seed}")
+    client.log_metric(run.info.run_id, "arith/pass_at_1", float((correct / n).mean()))
+    client.log_metric(run.info.run_id, "rl/mean_frac_reward_zero_std", 0.5)
+    path = tmp_path / f"{variant}-{seed}" / "per_problem.csv"
+    path.parent.mkdir()
+    table.to_csv(path, index=False)
+    client.log_artifact(run.info.run_id, str(path))
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+@pytest.fixture
+def store(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("cmp", artifact_location=str(tmp_path / "artifacts"))
+    for seed in (0, 1, 2):
+        log_job(client, experiment_id, tmp_path, "rl_only", seed, 0.0)
+        log_job(client, experiment_id, tmp_path, "base", seed, -0.01)
+        log_job(client, experiment_id, tmp_path, "int", seed, 0.10)
+    return uri, client, experiment_id
+
+
+def test_report_pools_seeds_and_marks_differences_whose_interval_excludes_zero(store, tmp_path):
+    uri, client, experiment_id = store
+    files, text = write_report(argparse.Namespace(uri=uri, experiment="cmp"), tmp_path / "out", n_boot=500)
+    numbers = pd.read_csv(tmp_path / "out" / "comparison_0.csv", index_col=0)
+    assert list(numbers.index) == ["base", "rl_only", "int"]
+    assert (numbers["seeds"] == 3).all()
+    int_row = numbers.loc["int"]
+    assert int_row["arith pass@1 vs rl_only (pp)"] == pytest.approx(10, abs=1.5)
+    assert int_row["arith pass@1 vs rl_only (pp) low"] > 5  # a 10-point gain on 200 x 16 x 3 seeds
+    assert numbers.loc["base", "arith pass@1 vs rl_only (pp) low"] < 0 < numbers.loc["base", "arith pass@1 vs rl_only (pp) high"]
+    low, estimate, high = (numbers.loc["rl_only", f"arith pass@1 %{end}"] for end in (" low", "", " high"))
+    assert low < estimate < high and estimate == pytest.approx(100 * RATES.mean(), abs=2)
+    assert numbers.loc["int", "RL zero-advantage groups %"] == 50
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert rows["int"].count(" *") >= 1 and " *" not in rows["base"].split("|")[5]
+    assert {p.name for p in files} == {"report.md", "comparison_0.csv", "pass_at_k_0.png"}
+    assert len(client.search_runs([experiment_id])) == 9  # read-only: no report run was added
+
+
+def test_a_rerun_replaces_the_earlier_run_of_that_variant_and_seed(store, tmp_path):
+    uri, client, experiment_id = store
+    (tmp_path / "rerun").mkdir()
+    log_job(client, experiment_id, tmp_path / "rerun", "int", 0, 0.10)
+    write_report(argparse.Namespace(uri=uri, experiment="cmp"), tmp_path / "out", n_boot=200)
+    numbers = pd.read_csv(tmp_path / "out" / "comparison_0.csv", index_col=0)
+    assert numbers.loc["int", "seeds"] == 3
+
+
+def test_cli_is_read_only_unless_asked_to_log(store, tmp_path, capsys):
+    uri, client, experiment_id = store
+    main(["--tracking-uri", uri, "--experiment", "cmp", "--out", str(tmp_path / "cli"), "--bootstrap", "200"])
+    assert "| int |" in capsys.readouterr().out
+    assert len(client.search_runs([experiment_id])) == 9
+    main(["--tracking-uri", uri, "--experiment", "cmp", "--out", str(tmp_path / "cli"), "--bootstrap", "200", "--log"])
+    assert len(client.search_runs([experiment_id])) == 10
+
+
+def test_cli_help_documents_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for flag in ("--tracking-uri", "--experiment", "--parent-run-id", "--out", "--reference", "--bootstrap", "--log"):
+        assert flag in out
