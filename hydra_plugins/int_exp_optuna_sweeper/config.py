@@ -29,8 +29,9 @@ class OptunaSweeperConf:
     # Optuna storage URL (a relative sqlite path is relative to the launch directory; its folder
     # is created), a {_target_: optuna.storages.X, ...} node, or null for an in-memory study.
     storage: Any = DEFAULT_STORAGE
-    # null: "<hydra.job.name>-<hash of search space, fixed overrides, directions>", so the same
-    # command resumes the same study. Set it to choose the name (and to resume deliberately).
+    # null: "<search>-<experiment>-<hash of search space, fixed overrides, directions>" (the
+    # hparams_search and experiment choices; hydra.job.name without them), so the same command
+    # resumes the same study. Set it to choose the name (and to resume deliberately).
     study_name: str | None = None
     # TOTAL number of finished trials (COMPLETE/PRUNED/FAIL) wanted in the study, resumes included.
     n_trials: int = 20
@@ -48,6 +49,9 @@ class OptunaSweeperConf:
     trial_number_key: str | None = "tracking.trial_number"
     # Config key that receives the study name (as `++key=<name>`); null (default): not passed.
     study_name_key: str | None = None
+    # A JSON object the job may write into its Hydra output folder; its entries become the trial's
+    # user attributes (int-exp writes {"mlflow_run_id": ..., "mlflow_experiment_id": ...}).
+    job_info_file: str | None = "job_info.json"
 
 
 def _sampler(target: str, **extra: Any) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class OptunaSweeper(Sweeper):
         search_space: Any | None = None,
         trial_number_key: str | None = "tracking.trial_number",
         study_name_key: str | None = None,
+        job_info_file: str | None = "job_info.json",
     ) -> None:
         if search_space:
             raise ValueError(
@@ -80,6 +81,7 @@ class OptunaSweeper(Sweeper):
         self.custom_search_space = custom_search_space
         self.trial_number_key = trial_number_key
         self.study_name_key = study_name_key
+        self.job_info_file = job_info_file
 
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
@@ -267,6 +269,18 @@ class OptunaSweeper(Sweeper):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         return storage
 
+    def _job_info(self, output_dir: Path) -> dict[str, Any]:
+        """The entries of the job's ``job_info_file``; nothing when it wrote none (or not JSON)."""
+        path = output_dir / self.job_info_file if self.job_info_file else None
+        if path is None or not path.is_file():
+            return {}
+        try:
+            info = json.loads(path.read_text())
+        except ValueError:
+            log.warning("%s is not JSON; the trial keeps no job info", path)
+            return {}
+        return info if isinstance(info, dict) else {}
+
     def _derived_study_name(self, space: SearchSpace) -> str:
         from optuna.distributions import distribution_to_json
 
@@ -280,8 +294,11 @@ class OptunaSweeper(Sweeper):
             },
             sort_keys=True,
         )
-        digest = hashlib.sha1(material.encode()).hexdigest()[:10]
-        return f"{self.config.hydra.job.name}-{digest}"
+        digest = hashlib.sha1(material.encode()).hexdigest()[:6]
+        choices = self.config.hydra.runtime.choices
+        parts = [choices.get(group) for group in ("hparams_search", "experiment")]
+        named = [str(part) for part in parts if part and str(part) != "none"]
+        return "-".join(named or [str(self.config.hydra.job.name)]) + f"-{digest}"
 
     @staticmethod
     def _ask(study: optuna.Study, space: SearchSpace) -> optuna.Trial:
@@ -329,6 +346,8 @@ class OptunaSweeper(Sweeper):
         output_dir = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg else None
         if output_dir:
             trial.set_user_attr("output_dir", str(output_dir))
+            for key, value in self._job_info(Path(str(output_dir))).items():
+                trial.set_user_attr(key, value)
         exc = None
         if ret.status == JobStatus.FAILED:
             exc = ret._return_value

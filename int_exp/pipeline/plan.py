@@ -33,7 +33,8 @@ def make_plan(cfg: DictConfig, stages: dict[str, Stage]) -> Plan:
     # A training stage runs when it is a target and its variant switch is on.
     training = {name for name, stage in stages.items() if stage.trains}
     active = {name for name in training if name in targets and stages[name].enabled(cfg)}
-    skipped = tuple(name for name in targets if name in training and name not in active)
+    skipped = tuple(name for name in targets if (name in training and name not in active)
+                    or (stages[name].evaluates is not None and stages[name].evaluates not in active))
     if skipped:
         log.info("variant %s disables %s: skipped", cfg.variant.name, list(skipped))
     policies = tuple(name for name, stage in stages.items() if stage.policy and (name not in training or name in active))

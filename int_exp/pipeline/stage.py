@@ -40,7 +40,7 @@ class Plan:
     targets: tuple[str, ...]
     order: tuple[str, ...]
     policies: tuple[str, ...]
-    skipped: tuple[str, ...] = ()  # training stages named in `stages` that the variant disables
+    skipped: tuple[str, ...] = ()  # stages named in `stages` that the variant disables (or their evaluated stage)
 
     def policy_before(self, stage: str) -> str:
         """The stage whose model ``stage`` uses: the last policy this job produces before it."""
@@ -140,6 +140,7 @@ class Stage:
     stage outputs a model later stages may sample from or train. ``trains``: a training stage,
     run only when named in ``stages`` and enabled by ``<trains>.enabled`` (the variant sets it).
     ``legacy_name``: the name the stage had when its cache entries were written (they stay valid).
+    ``evaluates``: the training stage whose model this stage measures (skipped when that one is).
     """
 
     name: str
@@ -152,6 +153,8 @@ class Stage:
     policy: bool = False
     trains: str | None = None
     legacy_name: str | None = None
+    # The training stage whose model this stage measures: skipped when the job does not run it.
+    evaluates: str | None = None
 
     @property
     def cache_name(self) -> str:

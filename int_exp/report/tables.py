@@ -32,6 +32,9 @@ DIAGNOSTICS = [
     ("intervention/rollout_reward", "rollout reward on patched problems %", 100),
     ("intervention/continuation_reward", "continuation reward after intervention %", 100),
     ("intervention/effectiveness", "intervention effectiveness (x)", 1),
+    ("intervention/problems", "patched problems", 1),
+    ("intervention/solved_by_rollouts", "patched problems solved by rollouts", 1),
+    ("intervention/solved_by_continuations", "patched problems solved after intervention", 1),
 ]
 
 
@@ -111,12 +114,17 @@ def compare(runs: list[JobRun], references=REFERENCES, n_boot: int = 2000) -> Co
                 values = [run.metrics.get(f"{dataset}/pass_at_{k}", math.nan) for run in seeds.values()]
                 interval = bootstrap_interval(pass_matrix(own[0], own[1], k), n_boot) if own else None
                 put(row, f"{dataset} pass@{k} %", interval, 100 * float(np.nanmean(values)))
+                alone = [run.metrics[f"sft_eval/{dataset}/pass_at_{k}"] for run in seeds.values()
+                         if f"sft_eval/{dataset}/pass_at_{k}" in run.metrics]
+                if alone:  # the sft_eval stage: the SFT checkpoint before RL
+                    row[f"{dataset} pass@{k} after SFT alone %"] = 100 * float(np.mean(alone))
                 if len(values) > 1:
                     row[f"{dataset} pass@{k} sd over seeds"] = 100 * float(np.nanstd(values, ddof=1))
                 for reference in references:
-                    if reference in rows and reference != label:
+                    twin = reference_row(label, seeds, reference)
+                    if twin != label and twin in rows:
                         put(row, f"{dataset} pass@{k} vs {reference} (pp)",
-                            paired(seeds, rows[reference], dataset, k, n_boot))
+                            paired(seeds, rows[twin], dataset, k, n_boot))
             if own:
                 put(row, f"{dataset} coverage %", bootstrap_interval(np.array(own[1]) > 0, n_boot))
                 curves[dataset][label] = pass_at_k_curve(own[0], own[1], n_boot=min(n_boot, 1000))
@@ -130,6 +138,16 @@ def compare(runs: list[JobRun], references=REFERENCES, n_boot: int = 2000) -> Co
     first = runs[0]
     return Comparison(first.group, first.model, first.eval_data, table, readable(table), curves,
                       {label: list(seeds) for label, seeds in rows.items()})
+
+
+def reference_row(label: str, seeds: dict[str, JobRun], reference: str) -> str:
+    """The row of variant ``reference`` with the same other overrides as ``label``.
+
+    >>> reference_row("int [rollouts.k=8]", {"0": JobRun("r", "int [rollouts.k=8]", "int", "0", "g", "m", "d")}, "base")
+    'base [rollouts.k=8]'
+    """
+    variant = next(iter(seeds.values())).variant
+    return reference + label[len(variant):]
 
 
 def column_rank(column: str, targets: dict[str, list[int]], references) -> tuple:
@@ -151,6 +169,8 @@ def column_rank(column: str, targets: dict[str, list[int]], references) -> tuple
         kind = 2 + (list(references).index(reference) if reference in references else len(references))
     elif rest.endswith("sd over seeds"):
         kind = 9
+    elif rest.endswith("after SFT alone %"):
+        kind = 8
     else:
         kind = 0
     return (1, rank, kind, k, *end)

@@ -8,6 +8,7 @@ tables, whether it outputs a policy and whether it is a training stage (:mod:`in
     model ──────────┘            └─► reflect                                         │
       └──────────────────────────────────────────────────► sft ◄──────────────────────┘
                                                             └─► rl ─► eval
+                                                            └─► sft_eval (opt-in: SFT alone)
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from int_exp.stages import (
     rl,
     rollouts,
     sft,
+    sft_eval,
 )
 from int_exp.stages import eval as eval_stage
 
 MODULES = (model, problems, rollouts, failures, propose, parse, continuations, correctness_filter,
-           reflect, sft, rl, eval_stage)
+           reflect, sft, sft_eval, rl, eval_stage)
 STAGES = {module.STAGE.name: module.STAGE for module in MODULES}

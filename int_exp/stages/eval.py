@@ -30,7 +30,8 @@ def reads(cfg) -> list[str]:
 PER_PROBLEM_FILE = "per_problem.csv"
 
 
-def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]) -> tuple[pd.DataFrame, dict, dict]:
+def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int],
+                     prefix: str = "") -> tuple[pd.DataFrame, dict, dict]:
     cfg = ctx.cfg
     chats = [problem_chat(p, cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(cfg.sampling, cfg.eval.n, temperature=cfg.eval.temperature, max_tokens=cfg.eval.max_tokens)
@@ -47,10 +48,11 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]
         }
     )
     ns, cs = list(results["n"]), list(results["correct"])
-    metrics = {f"{spec.name}/pass_at_{k}": mean_pass_at_k(ns, cs, k) for k in ks}
-    metrics[f"{spec.name}/coverage"] = sum(c > 0 for c in cs) / max(1, len(cs))
-    metrics[f"{spec.name}/accuracy"] = sum(cs) / max(1, sum(ns))
-    metrics[f"{spec.name}/problems"] = len(results)
+    name = prefix + spec.name
+    metrics = {f"{name}/pass_at_{k}": mean_pass_at_k(ns, cs, k) for k in ks}
+    metrics[f"{name}/coverage"] = sum(c > 0 for c in cs) / max(1, len(cs))
+    metrics[f"{name}/accuracy"] = sum(cs) / max(1, sum(ns))
+    metrics[f"{name}/problems"] = len(results)
     return results, metrics, pass_at_k_curve([ns], [cs])
 
 
@@ -67,6 +69,11 @@ def reported_ks(ks: list[int], n: int) -> list[int]:
 
 
 def run(ctx: StageContext) -> StageOutput:
+    return evaluate(ctx)
+
+
+def evaluate(ctx: StageContext, prefix: str = "") -> StageOutput:
+    """Evaluate ``ctx.inputs["policy"]``; ``prefix`` namespaces the metrics and files (sft_eval)."""
     from int_exp.data import load_dataset_spec
 
     cfg = ctx.cfg
@@ -79,16 +86,16 @@ def run(ctx: StageContext) -> StageOutput:
     output, curves, counts = StageOutput(), {}, []
     for spec in cfg.data.eval:
         table = load_dataset_spec(spec, cfg.data, train=False)
-        results, metrics, curve = evaluate_dataset(ctx, spec, table, ks)
+        results, metrics, curve = evaluate_dataset(ctx, spec, table, ks, prefix)
         output.tables[spec.name] = results
         output.metrics.update(metrics)
         curves[spec.name] = curve
         counts.append(results[["problem_id", "n", "correct"]].assign(dataset=spec.name))
         ctx.log.info("%s: %s", spec.name, {k: round(v, 4) for k, v in metrics.items()})
-    per_problem = pd.concat(counts)[["dataset", "problem_id", "n", "correct"]]
-    per_problem.to_csv(ctx.out_dir / PER_PROBLEM_FILE, index=False)
-    plot_pass_at_k({name: {"this job": curve} for name, curve in curves.items()}, ctx.out_dir / "pass_at_k.png")
-    output.files += [PER_PROBLEM_FILE, "pass_at_k.png"]
+    files = [prefix.replace("/", "_") + name for name in (PER_PROBLEM_FILE, "pass_at_k.png")]
+    pd.concat(counts)[["dataset", "problem_id", "n", "correct"]].to_csv(ctx.out_dir / files[0], index=False)
+    plot_pass_at_k({name: {"this job": curve} for name, curve in curves.items()}, ctx.out_dir / files[1])
+    output.files += files
     output.summary["curves"] = {name: {str(k): iv.estimate for k, iv in c.items()} for name, c in curves.items()}
     return output
 

@@ -65,6 +65,45 @@ def log_callback(log_fn: LogFn | None):
     return ForwardLogs()
 
 
+# What the progress bar shows of each logged dict (when present), under short names.
+BAR_KEYS = {"loss": "loss", "reward": "reward", "frac_reward_zero_std": "zero_adv", "learning_rate": "lr"}
+
+
+def with_progress_bar(trainer: Any, desc: str) -> Any:
+    """Replace the Trainer's own progress output (a bar that prints every log as a raw dict of
+    strings) with one bar per training run whose postfix carries the key numbers."""
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class ProgressBar(TrainerCallback):
+        bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.bar = tqdm(total=state.max_steps, desc=desc, unit="step", dynamic_ncols=True)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            shown = {name: f"{float(logs[key]):.3g}" for key, name in BAR_KEYS.items()
+                     if self.bar is not None and key in (logs or {}) and isinstance(logs[key], (int, float))}
+            if shown:
+                self.bar.set_postfix(shown, refresh=False)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(ProgressBar())
+    return trainer
+
+
 def lora_config(r: int, alpha: int, dropout: float):
     from peft import LoraConfig
 

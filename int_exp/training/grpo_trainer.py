@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.models.hardware import cuda_available
-from int_exp.training.common import LogFn, final, log_callback, lora_config, save, trainer_args
+from int_exp.training.common import LogFn, final, log_callback, lora_config, save, trainer_args, with_progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def run_grpo(
         peft_config=peft_config,
         callbacks=[log_callback(log_fn)],
     )
-    output = trainer.train()
+    output = with_progress_bar(trainer, "rl: GRPO").train()
     save(trainer, model_path, Path(out_dir), tokenizer, lora=cfg.peft == "lora")
     return {
         **final(output),

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.sft import labels_of, tokenize_examples
-from int_exp.training.common import LogFn, final, log_callback, lora_config, save, trainer_args
+from int_exp.training.common import LogFn, final, log_callback, lora_config, save, trainer_args, with_progress_bar
 
 
 def _check_labels(dataset: Any, expected: list[list[int]]) -> None:
@@ -107,6 +107,6 @@ def run_sft(
     )
     if not args.packing:
         _check_labels(trainer.train_dataset, [r["labels"] for r in rows])
-    output = trainer.train()
+    output = with_progress_bar(trainer, "sft").train()
     save(trainer, model_path, Path(out_dir), tokenizer, lora=cfg.peft == "lora")
     return _sft_metrics(output, tokenized, dropped, trainer)
