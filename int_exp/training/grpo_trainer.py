@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.models.hardware import cuda_available
-from int_exp.training.common import LogFn, final, log_callback, lora_config, save, trainer_args, with_progress_bar
+from int_exp.training.common import (
+    LogFn,
+    final,
+    log_callback,
+    lora_config,
+    save,
+    trainer_args,
+    with_progress_bar,
+)
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.sft import labels_of, tokenize_examples
-from int_exp.training.common import LogFn, final, log_callback, lora_config, save, trainer_args, with_progress_bar
+from int_exp.training.common import (
+    LogFn,
+    final,
+    log_callback,
+    lora_config,
+    save,
+    trainer_args,
+    with_progress_bar,
+)
 
 
 def _check_labels(dataset: Any, expected: list[list[int]]) -> None:
