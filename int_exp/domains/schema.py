@@ -29,7 +29,21 @@ def _sections(prefix: str) -> dict[str, type]:
 
 
 def _extend(base: type, fields: list[tuple[str, Any, Any]]) -> type:
-    return dataclasses.make_dataclass(base.__name__, fields, bases=(base,))
+    built = dataclasses.make_dataclass(base.__name__, fields, bases=(base,))
+    # Importable by reference (module __getattr__ below), so the config store pickles into the
+    # worker processes of Hydra's joblib and submitit launchers instead of being copied by value.
+    built.__module__, built.__qualname__ = __name__, BUILT + base.__name__
+    return built
+
+
+BUILT = "Built"
+
+
+def __getattr__(name: str) -> type:
+    """``BuiltConfig`` etc.: the assembled schemas, for unpickling in a launcher's worker."""
+    if name.startswith(BUILT) and hasattr(schemas(), name[len(BUILT):]):
+        return getattr(schemas(), name[len(BUILT):])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache
