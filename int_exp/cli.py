@@ -97,6 +97,7 @@ def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
     choices = info.get("choices", {})
     tags = {
         "mlflow.note.content": job_description(cfg),
+        "run_kind": "job",  # job | stage | sweep: `tags.run_kind = 'job'` lists the comparable runs
         "variant": cfg.variant.name,
         "model": cfg.model.name,
         "train_data": cfg.data.train.name,

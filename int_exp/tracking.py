@@ -111,6 +111,9 @@ class StageRun:
             self.tracker.log_checkpoint(self.run_id, result)
 
 
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 class MlflowTracker:
     def __init__(self, tracking_cfg: Any):
         import mlflow
@@ -130,8 +133,18 @@ class MlflowTracker:
 
     def _experiment(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
-        if found is not None:
+        if found is None:
+            experiment_id = self._create_experiment(name)
+        elif EXPERIMENT_KIND[0] in found.tags:
             return found.experiment_id
+        else:
+            experiment_id = found.experiment_id
+        # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, prompts);
+        # ours are model training: runs, metrics, charts.
+        self.client.set_experiment_tag(experiment_id, *EXPERIMENT_KIND)
+        return experiment_id
+
+    def _create_experiment(self, name: str) -> str:
         location = None
         if is_local_store(self.cfg.uri):
             root = Path(self.cfg.artifact_root).resolve()
@@ -198,7 +211,8 @@ class MlflowTracker:
 
     @contextlib.contextmanager
     def stage(self, name: str, key: str) -> Iterator[StageRun]:
-        tags = {"stage": name, "cache_key": key, "mlflow.note.content": f"stage {name} (cache key {key})"}
+        tags = {"stage": name, "cache_key": key, "run_kind": "stage",
+                "mlflow.note.content": f"stage {name} (cache key {key})"}
         with self.run(name, self.parent_run_id, tags) as run_id:
             yield StageRun(self, run_id)
 

@@ -56,6 +56,11 @@ def test_sweep_over_sft_settings_reuses_the_data_stages(tmp_path):
     stage_names = {r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == jobs[0].info.run_id}
     assert stage_names == set(data_stages) | {"sft", "rl", "eval"}
     assert all(r.data.tags.get("mlflow.note.content") for r in runs)
+    kinds = {r.info.run_id: r.data.tags.get("run_kind") for r in runs}
+    assert sorted(kinds[j.info.run_id] for j in jobs) == ["job", "job"] and kinds[parents[0].info.run_id] == "sweep"
+    assert {k for r, k in kinds.items() if r not in {j.info.run_id for j in jobs} | {parents[0].info.run_id}} == {"stage"}
+    listed = client.search_runs([parents[0].info.experiment_id], "tags.run_kind = 'job'")
+    assert {r.info.run_id for r in listed} == {j.info.run_id for j in jobs}  # the README's filter
 
 
 def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path):

@@ -35,6 +35,8 @@ def run_job(cfg, tracking):
 def check_job_logged(client, run_id, results, expect_hit: bool):
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
+    # the UI opens the experiment in its model-training view, not the GenAI one
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.params["square.power"] == "2" and run.data.params["overrides"] == "x=1"
     assert run.data.metrics["final"] == 1.5 and run.data.metrics["funnel/numbers"] == 4
     assert "config.yaml" in [a.path for a in client.list_artifacts(run_id)]

@@ -237,3 +237,22 @@ def test_correctness_reward_grades_conversational_completions():
     ]
     rewards = correctness_reward(completions, answer=["4", "4", "4", "0.5"], source=["x"] * 4)
     assert rewards == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_rl_skips_and_counts_prompts_that_do_not_fit_the_context(tiny_model_dir, caplog):
+    """One oversized problem is dropped before GRPO (it would allocate for its whole length)."""
+    import logging
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from int_exp.stages.rl import fitting
+
+    ctx = SimpleNamespace(inputs={"policy": SimpleNamespace(model_path=tiny_model_dir)},
+                          cfg=OmegaConf.create({"rl": {"max_completion_length": 64}}), log=logging.getLogger("test"))
+    short = {"prompt": [{"role": "user", "content": "What is 2 + 3?"}], "answer": "5", "source": "arith"}
+    huge = {"prompt": [{"role": "user", "content": "1 + " * 20000 + "1 = ?"}], "answer": "20001", "source": "arith"}
+    with caplog.at_level(logging.WARNING):
+        kept, too_long = fitting(ctx, [short, huge, short])
+    assert kept == [short, short] and too_long == 1
+    assert "1 of 3 prompts do not fit the context" in caplog.text

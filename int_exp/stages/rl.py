@@ -59,16 +59,39 @@ def prompts(ctx: StageContext) -> list[dict]:
     return rows
 
 
+def fitting(ctx: StageContext, data: list[dict]) -> tuple[list[dict], int]:
+    """The prompts whose chat rendering plus ``rl.max_completion_length`` fits the policy's
+    context, and how many did not (skipped and counted: one oversized problem would otherwise
+    make GRPO allocate for its full length)."""
+    from transformers import AutoConfig
+
+    from int_exp.backends.hf import encode_chats
+    from int_exp.models import load_tokenizer
+
+    path = ctx.inputs["policy"].model_path
+    context = getattr(AutoConfig.from_pretrained(str(path)), "max_position_embeddings", None)
+    if not context:
+        return data, 0
+    room = context - int(ctx.cfg.rl.max_completion_length)
+    lengths = [len(ids) for ids in encode_chats(load_tokenizer(path), [row["prompt"] for row in data])]
+    kept = [row for row, length in zip(data, lengths) if length <= room]
+    if len(kept) < len(data):
+        ctx.log.warning("rl: %d of %d prompts do not fit the context (%d tokens) with rl.max_completion_length=%d: "
+                        "skipped", len(data) - len(kept), len(data), context, ctx.cfg.rl.max_completion_length)
+    return kept, len(data) - len(kept)
+
+
 def run(ctx: StageContext) -> StageOutput:
-    data = prompts(ctx)
+    data, too_long = fitting(ctx, prompts(ctx))
     if not data:
         raise EmptyStageError(
             f"rl has no training problems: rl.problems={ctx.cfg.rl.problems} selects none of the "
-            f"`{problem_stage(ctx.cfg)}` stage's rows"
+            f"`{problem_stage(ctx.cfg)}` stage's rows that fit the context ({too_long} too long)"
         )
     final, history = train("rl", ctx, data, ctx.inputs["policy"].model_path, ctx.cfg.rl, prefix="rl")
     metrics = {f"rl/{k}": v for k, v in final.items() if isinstance(v, (int, float))}
     metrics["rl/problems"] = len(data)
+    metrics["rl/prompts_too_long"] = too_long
     for key in ("reward", "frac_reward_zero_std", "completions/mean_length"):
         values = [h[key] for h in history if key in h]
         if values:

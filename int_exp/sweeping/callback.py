@@ -37,7 +37,7 @@ class SweepTracking(Callback):
         what = OmegaConf.select(config, "hydra.sweeper.study_name") or (
             f"{', '.join(swept)} sweep" if swept else "sweep")
         name = f"{config.tracking.experiment}: {what} {time.strftime('%Y-%m-%d %H:%M')}"
-        tags = {"sweep": "true", "sweep_dir": str(sweep_dir),
+        tags = {"sweep": "true", "run_kind": "sweep", "sweep_dir": str(sweep_dir),
                 "mlflow.note.content": f"sweep over {overrides or '(no overrides)'}: one child run per job"}
         self.run_id = self.tracker.start_run(name, None, tags)
         self.tracker.log_params(self.run_id, {"sweep_overrides": overrides or "(none)"})
