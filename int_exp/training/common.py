@@ -69,9 +69,10 @@ def log_callback(log_fn: LogFn | None):
 BAR_KEYS = {"loss": "loss", "reward": "reward", "frac_reward_zero_std": "zero_adv", "learning_rate": "lr"}
 
 
-def with_progress_bar(trainer: Any, desc: str) -> Any:
-    """Replace the Trainer's own progress output (a bar that prints every log as a raw dict of
-    strings) with one bar per training run whose postfix carries the key numbers."""
+def with_feedback(trainer: Any, desc: str, log_fn: LogFn | None) -> Any:
+    """Forward the trainer's logs to ``log_fn`` (MLflow), and replace its own progress output (a
+    bar that prints every log as a raw dict of strings) with one bar whose postfix carries the key
+    numbers."""
     from tqdm.auto import tqdm
     from transformers import TrainerCallback
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -101,6 +102,7 @@ def with_progress_bar(trainer: Any, desc: str) -> Any:
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(ProgressBar())
+    trainer.add_callback(log_callback(log_fn))
     return trainer
 
 

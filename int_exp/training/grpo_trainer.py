@@ -8,15 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.models.hardware import cuda_available
-from int_exp.training.common import (
-    LogFn,
-    final,
-    log_callback,
-    lora_config,
-    save,
-    trainer_args,
-    with_progress_bar,
-)
+from int_exp.training.common import LogFn, final, lora_config, save, trainer_args, with_feedback
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +108,8 @@ def run_grpo(
         train_dataset=Dataset.from_list([dict(p) for p in prompts]),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[log_callback(log_fn)],
     )
-    output = with_progress_bar(trainer, "rl: GRPO").train()
+    output = with_feedback(trainer, "rl: GRPO", log_fn).train()
     save(trainer, model_path, Path(out_dir), tokenizer, lora=cfg.peft == "lora")
     return {
         **final(output),

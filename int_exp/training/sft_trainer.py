@@ -6,15 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.sft import labels_of, tokenize_examples
-from int_exp.training.common import (
-    LogFn,
-    final,
-    log_callback,
-    lora_config,
-    save,
-    trainer_args,
-    with_progress_bar,
-)
+from int_exp.training.common import LogFn, final, lora_config, save, trainer_args, with_feedback
 
 
 def _check_labels(dataset: Any, expected: list[list[int]]) -> None:
@@ -111,10 +103,9 @@ def run_sft(
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[log_callback(log_fn)],
     )
     if not args.packing:
         _check_labels(trainer.train_dataset, [r["labels"] for r in rows])
-    output = with_progress_bar(trainer, "sft").train()
+    output = with_feedback(trainer, "sft", log_fn).train()
     save(trainer, model_path, Path(out_dir), tokenizer, lora=cfg.peft == "lora")
     return _sft_metrics(output, tokenized, dropped, trainer)
