@@ -417,8 +417,9 @@ def _load(group: str, schema):
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.load(CONF / group / "default.yaml"))
-    OmegaConf.resolve(cfg)  # no stray ${...} interpolation in the prompts
-    return cfg
+    root = OmegaConf.create({"seed": 0, group: cfg})  # the root seed that ${seed} refers to
+    OmegaConf.resolve(root)  # no stray ${...} interpolation in the prompts
+    return root[group]
 
 
 def test_default_prompts_have_their_placeholders():

@@ -36,9 +36,11 @@ def sweep_runs(tmp_path, experiment: str):
     return client, parents, children, runs
 
 
-def test_sweep_over_sft_settings_reuses_the_data_stages(tmp_path):
-    out = multirun(tmp_path, "experiment=smoke", "sft.clone_suffix=true,false")
-    assert "| int [sft.clone_suffix=False] |" in out.stdout and "| int [sft.clone_suffix=True] |" in out.stdout
+def test_a_variant_sweep_reuses_the_data_stages_and_reads_back_by_name(tmp_path):
+    """Two variants that differ only in SFT (suffix cloning): the second job's data stages are
+    cache hits, and MLflow shows job runs named by variant, stage runs by stage, a sweep parent."""
+    out = multirun(tmp_path, "experiment=smoke", "variant=int_with_suffix,int")
+    assert "| int |" in out.stdout and "| int_with_suffix |" in out.stdout
     client, parents, children, runs = sweep_runs(tmp_path, "smoke")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     jobs = sorted(children[parents[0].info.run_id], key=lambda r: int(r.data.tags["job_num"]))
@@ -51,8 +53,8 @@ def test_sweep_over_sft_settings_reuses_the_data_stages(tmp_path):
     assert {s: second[s] for s in ("sft", "rl", "eval")} == {"sft": "false", "rl": "false", "eval": "false"}
     assert "report" in [a.path for a in client.list_artifacts(parents[0].info.run_id)]
     # names a person can read: the job by what sets it apart, the stage by its name, the parent as a sweep
-    assert [j.info.run_name for j in jobs] == ["int sft.clone_suffix=True", "int sft.clone_suffix=False"]
-    assert parents[0].info.run_name.startswith("smoke: sft.clone_suffix sweep 20")
+    assert [j.info.run_name for j in jobs] == ["int_with_suffix", "int"]  # no two alike, no random names
+    assert parents[0].info.run_name.startswith("smoke: variant sweep 20")
     stage_names = {r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == jobs[0].info.run_id}
     assert stage_names == set(data_stages) | {"sft", "rl", "eval"}
     assert all(r.data.tags.get("mlflow.note.content") for r in runs)

@@ -40,7 +40,7 @@ def plot_pass_at_k(panels: dict[str, dict[str, Curve]], path: Path) -> None:
                             color=line.get_color(), alpha=0.15, linewidth=0)
         if max((max(c) for c in curves.values()), default=1) > 2:
             ax.set_xscale("log", base=2)
-        ax.set_title(f"{dataset} (95% CI over problems)", fontsize=9)
+        ax.set_title(f"{dataset} (bands: 95% bootstrap CI over problems and seeds)", fontsize=9)
         ax.set_xlabel("k")
         ax.set_ylabel("pass@k (%)")
         ax.grid(alpha=0.3)

@@ -35,7 +35,7 @@ Calibration (defaults of :class:`~int_exp.domains.arith.settings.SandboxModelCon
 x 16 sequences (1.4 epochs of 20,000 problems, 6.3M tokens) in 532 s of training (3.4 steps/s,
 bf16 autocast; 550 s with the card), loss 2.43 -> 0.006. Sampled accuracy at temperature 0.8 on
 held-out ``test`` problems: easy 94%, medium 72%, hard 44% (the card, 32 problems per band);
-on the 96 hard problems of ``experiment=sandbox`` pass@1 52% and pass@8 81% (8 samples each).
+on the 96 hard problems of the earlier ``experiment=sandbox`` (6-8 operations) pass@1 52% and pass@8 81%.
 Failures are a correct prefix and a first wrong step, all diagnosable by the oracle (the first
 error falls on average 70% of the way into the attempt on hard problems).
 ``python benchmarks/sandbox_calibration.py`` reproduces these figures.
@@ -49,7 +49,33 @@ Training on 1-5 operations only, so that hard problems are unseen lengths, gives
 greedily: beyond the trained lengths the model cannot find the operations in the problem text.
 ``learning_rate`` 6e-3 stalls. bf16 autocast is ~1.5x faster than fp32 on this CPU; padding
 batches to multiples of 32 tokens keeps oneDNN from building kernels for every new shape (the
-process otherwise grows past 3 GB and slows down).
+process otherwise grows past 3 GB and slows down). Towards a 3-minute build (2026-12-01, 2 idle
+cores, 80 timed steps each): batches of 16 / 32 / 64 sequences train at 15.4k / 16.1k / 14.4k
+padded tokens/s (no gain from bigger batches: the step is compute-bound), ``torch.compile``
+with dynamic shapes at 4.18 steps/s against 4.25 eager (none), and with static shapes it
+recompiles for every padded width (minutes each). The build stays ~8.5 minutes.
+
+The paper's regime (``experiment=sandbox`` since 2026-12-01; the model above unchanged). The
+paper trains on problems its base model never solves, where plain GRPO has no signal. The
+earlier sandbox (6-8 operations, temperature 0.8) was not there: held-out pass@1 52%, 12% of the
+training problems unsolved in 8 rollouts, and int 56.6 vs rl_only 56.9 (no separation at 96
+problems); its unsolved-only variant (32 problems, SFT 3 epochs at 3e-4, GRPO at 1e-4)
+overfitted (rl_only 47.9, int 42.1). What was tried, 2 cores, one seed, 384 training and 256
+held-out problems x 8 samples:
+
+- Accuracy by operations (T=0.8, 96 problems x 8 per band): 1-5 operations 76-98%, 6: 61%,
+  7: 57%, 8: 16%; on 128 problems each, 7: 47.6% (20% unsolved in 8), 8: 30.7% (37.5%). Eight
+  operations is the longest trained length, so 8-operation problems are hard within it.
+- 8 operations, k=8 rollouts, T=0.8, SFT and GRPO on the unsolved problems only, SFT 2 epochs at
+  1e-4 (236 rows), GRPO 30 steps at 5e-5: base 30.4, rl_only 45.4, int 51.1 pass@1; paired
+  int - rl_only +5.7 [2.3, 9.0]; 28% of the training problems unsolved; GRPO groups without
+  signal 42.5% (rl_only) vs 27.5% (int).
+- The same at T=1.0 (base pass@1 at most 25%): base 25.0, rl_only 39.7, int 43.3; int - rl_only
+  +3.6 [1.1, 6.0]; 29% unsolved in 8; zero-advantage groups 34.2% vs 28.3%.
+- k=4 rollouts at T=1.0 (the default now), seeds 0, 1, 2: 155, 173, 163 of 384 training
+  problems unsolved (40-45%); base 25.7, rl_only 40.9, int 45.4 pass@1 (pooled); int - rl_only
+  +4.6 [2.0, 7.0]; zero-advantage groups 32.2% (rl_only) vs 19.2% (int). The README has the
+  whole table (7 variants x 3 seeds, 45 min 57 s on 2 cores).
 """
 
 from __future__ import annotations
