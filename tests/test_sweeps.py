@@ -67,24 +67,24 @@ def test_a_variant_sweep_reuses_the_data_stages_and_reads_back_by_name(tmp_path)
 
 def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path):
     study = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hparams_search=sft_optuna", "experiment=smoke"]
-    multirun(tmp_path, *study, "hydra.sweeper.n_trials=3", name="study1")
-    multirun(tmp_path, *study, "hydra.sweeper.n_trials=5", name="study2")
+    multirun(tmp_path, *study, "hydra.sweeper.n_trials=2", name="study1")  # a 2-trial study
+    multirun(tmp_path, *study, "hydra.sweeper.n_trials=3", name="study2")  # resumed: one more trial
 
     import optuna
 
     summaries = optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/optuna.db")
-    assert len(summaries) == 1 and summaries[0].n_trials == 5
+    assert len(summaries) == 1 and summaries[0].n_trials == 3
     assert summaries[0].study_name.startswith("sft_optuna-smoke-")  # named after the search
     trials = optuna.load_study(study_name=summaries[0].study_name, storage=f"sqlite:///{tmp_path}/optuna.db").trials
-    assert [t.state.name for t in trials] == ["COMPLETE"] * 5
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
 
     _, parents, children, _ = sweep_runs(tmp_path, "smoke")
     parents = sorted(parents, key=lambda p: p.info.start_time)
-    assert [len(children[p.info.run_id]) for p in parents] == [3, 2]
+    assert [len(children[p.info.run_id]) for p in parents] == [2, 1]
     trial_numbers = [sorted(int(c.data.params["trial_number"]) for c in children[p.info.run_id]) for p in parents]
-    assert trial_numbers == [[0, 1, 2], [3, 4]]
+    assert trial_numbers == [[0, 1], [2]]
     names = sorted(c.info.run_name for p in parents for c in children[p.info.run_id])
-    assert names == [f"trial-{n}" for n in range(5)]  # no random names, no collisions
+    assert names == [f"trial-{n}" for n in range(3)]  # no random names, no collisions
     for parent in parents:
         assert parent.info.status == "FINISHED"
         assert "best_value" in parent.data.metrics and "best.sft.learning_rate" in parent.data.params
@@ -98,8 +98,8 @@ def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path)
         assert {"optuna/optimization_history.png", "optuna/parallel_coordinate.png",
                 "optuna/param_importances.png"} <= plots
         assert parent.data.tags["study_name"] == summaries[0].study_name
-    best = max(t.value for t in trials[3:])
-    assert parents[1].data.metrics["best_value"] == pytest.approx(max(best, max(t.value for t in trials[:3])))
+    best = max(t.value for t in trials[2:])
+    assert parents[1].data.metrics["best_value"] == pytest.approx(max(best, max(t.value for t in trials[:2])))
 
 
 def test_failing_trial_is_failed_in_optuna_and_mlflow_and_the_sweep_continues(tmp_path):

@@ -10,6 +10,14 @@ from int_exp.report.plots import plot_pass_at_k
 from int_exp.report.runs import job_runs
 from int_exp.report.tables import REFERENCES, compare, to_markdown
 
+USAGE = """The paper-style comparison, read back from MLflow, with 95% bootstrap intervals.
+
+Rows are variants (seeds pooled); columns are pass@k and coverage per evaluation set with their
+intervals, paired differences against the reference variants, and the paper's diagnostics.
+
+    python -m int_exp.report --experiment sandbox             # every finished job of an experiment
+    python -m int_exp.report --parent-run-id <sweep run id>   # the jobs of one sweep
+"""
 DEFAULT_OUT = Path("outputs") / "report"  # outputs/ is git-ignored (Hydra's own run folder)
 
 
@@ -52,9 +60,7 @@ def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = N
 
 
 def parser() -> argparse.ArgumentParser:
-    from int_exp.report import __doc__ as doc
-
-    p = argparse.ArgumentParser(prog="python -m int_exp.report", description=doc,
+    p = argparse.ArgumentParser(prog="python -m int_exp.report", description=USAGE,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tracking-uri", "--uri", dest="tracking_uri", default="sqlite:///mlruns/mlflow.db",
                    help="MLflow tracking URI, as in MLflow's own CLI (default: %(default)s)")
