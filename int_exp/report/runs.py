@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 PASS_AT = re.compile(r"^(?P<dataset>[^/]+)/pass_at_(?P<k>\d+)$")
-PER_PROBLEM_FILE = "per_problem.csv"  # written by the eval stage, logged on the job run
+# Written by the eval stage (one row per dataset and problem), logged on the job run.
+PER_PROBLEM_FILE = "per_problem.csv"
+PER_PROBLEM_COLUMNS = ["dataset", "problem_id", "n", "correct"]
 # Overrides that do not tell two rows apart: the variant is the row, seeds are pooled within it.
 NOT_A_ROW = ("variant=", "experiment=", "hparams_search=", "tracking.", "paths.", "hydra", "seed=", "threads=")
 
@@ -43,9 +45,9 @@ def per_problem_counts(client, run_id: str) -> pd.DataFrame | None:
     with tempfile.TemporaryDirectory() as tmp:
         path = client.download_artifacts(run_id, PER_PROBLEM_FILE, tmp)
         table = pd.read_csv(path, dtype={"problem_id": str})
-    expected = {"dataset", "problem_id", "n", "correct"}
-    if not expected <= set(table.columns):
-        raise ValueError(f"run {run_id}: {PER_PROBLEM_FILE} has columns {sorted(table.columns)}, expected {sorted(expected)}")
+    if not set(PER_PROBLEM_COLUMNS) <= set(table.columns):
+        raise ValueError(f"run {run_id}: {PER_PROBLEM_FILE} has columns {sorted(table.columns)}, "
+                         f"expected {PER_PROBLEM_COLUMNS}")
     return table
 
 

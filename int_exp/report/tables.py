@@ -63,7 +63,7 @@ def datasets_and_ks(runs: list[JobRun]) -> dict[str, list[int]]:
     return {dataset: sorted(ks) for dataset, ks in sorted(found.items())}
 
 
-def counts(runs: list[JobRun], dataset: str, problems: list[str] | None = None):
+def counts(runs: list[JobRun], dataset: str):
     """``(ns, cs, problems)``: seeds x problems matrices of one dataset on the problems every run
     has (sorted ids), or None when a run has no per-problem counts."""
     tables = []
@@ -72,7 +72,7 @@ def counts(runs: list[JobRun], dataset: str, problems: list[str] | None = None):
             return None
         table = run.per_problem[run.per_problem["dataset"] == dataset].set_index("problem_id")
         tables.append(table)
-    common = sorted(set.intersection(*(set(t.index) for t in tables))) if problems is None else problems
+    common = sorted(set.intersection(*(set(t.index) for t in tables)))
     if not common:
         return None
     return ([t.loc[common, "n"].astype(int).tolist() for t in tables],

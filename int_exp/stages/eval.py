@@ -15,6 +15,7 @@ import pandas as pd
 from int_exp.metrics import mean_pass_at_k
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 from int_exp.report.plots import pass_at_k_curve, plot_pass_at_k
+from int_exp.report.runs import PER_PROBLEM_COLUMNS, PER_PROBLEM_FILE
 from int_exp.stages.common import GENERATION_READS, generate, grade_samples, problem_chat, sampling_params
 
 READS = GENERATION_READS + ["eval", "data.eval", "data.limit", "data.seed", "data.prompt_template"]
@@ -25,9 +26,6 @@ def reads(cfg) -> list[str]:
     from int_exp.domains import domain_of
 
     return READS + [key for spec in cfg.data.eval for key in domain_of(str(spec.source)).settings_keys(str(spec.source))]
-
-
-PER_PROBLEM_FILE = "per_problem.csv"
 
 
 def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int],
@@ -93,7 +91,7 @@ def evaluate(ctx: StageContext, prefix: str = "") -> StageOutput:
         counts.append(results[["problem_id", "n", "correct"]].assign(dataset=spec.name))
         ctx.log.info("%s: %s", spec.name, {k: round(v, 4) for k, v in metrics.items()})
     files = [prefix.replace("/", "_") + name for name in (PER_PROBLEM_FILE, "pass_at_k.png")]
-    pd.concat(counts)[["dataset", "problem_id", "n", "correct"]].to_csv(ctx.out_dir / files[0], index=False)
+    pd.concat(counts)[PER_PROBLEM_COLUMNS].to_csv(ctx.out_dir / files[0], index=False)
     plot_pass_at_k({name: {"this job": curve} for name, curve in curves.items()}, ctx.out_dir / files[1])
     output.files += files
     output.summary["curves"] = {name: {str(k): iv.estimate for k, iv in c.items()} for name, c in curves.items()}
