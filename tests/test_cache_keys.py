@@ -24,9 +24,12 @@ from tests.test_configs import CONF
 
 BEFORE = json.loads((Path(__file__).parent / "data" / "cache_keys_before.json").read_text())
 RENAMED = {"guided_rollouts": "correctness_filter", "guided_sampling": "continuations"}
-CHANGED_SINCE = {"eval": "version 2 writes per_problem.csv and the coverage metric",
-                 "continuations": "reads the rollouts for the intervention-effectiveness metrics"}
-DOWNSTREAM = {"correctness_filter", "sft", "rl"}  # their inputs' keys changed, so theirs do too
+SKIPS = "skips and counts prompts that fill the context (they used to get empty completions)"
+CHANGED_SINCE = {"eval": "version 2 writes per_problem.csv and the coverage metric; version 3 " + SKIPS,
+                 "continuations": "reads the rollouts for the intervention-effectiveness metrics; " + SKIPS,
+                 "rollouts": SKIPS, "reflect": SKIPS}
+# their inputs' keys changed, so theirs do too
+DOWNSTREAM = {"failures", "propose", "parse", "correctness_filter", "sft", "rl", "sft_eval"}
 
 
 def keys(case: str) -> dict[str, str]:

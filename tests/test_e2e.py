@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
@@ -123,3 +124,37 @@ def test_rl_on_unsolved_problems_trains_on_the_rollouts_hard_set(workspace):
     assert metrics["rl/problems"] == metrics["funnel/problems_unsolved"] == 6
     manifest = json.loads((Path(stages["rl"].data.tags["cache_dir"]) / "manifest.json").read_text())
     assert manifest["inputs"]["problems"] == stages["rollouts"].data.tags["cache_key"]
+
+
+def test_prompts_that_do_not_fit_the_context_are_skipped_and_counted_in_every_stage(workspace):
+    """Problems of 1 to 8 operations and a context that only the shorter ones fit: each sampling
+    stage skips the prompts that fill it and RL those without room for its completions, counted."""
+    from int_exp.backends.hf import encode_chats
+    from int_exp.models import load_tokenizer
+    from int_exp.stages.common import problem_chat
+
+    context, completion = 72, 16  # the 12 prompts have 53 to 83 tokens
+    cfg = smoke(workspace, "variant=rl_only", "rl.problems=unsolved", f"model.max_context={context}",
+                "data.limit=12", "data.arith.min_steps=1", "data.arith.max_steps=8", "stages=[rl,eval]",
+                f"rl.max_completion_length={completion}")
+    run_job(cfg)
+    _, job, stages = last_job(workspace)
+    metrics = job.data.metrics
+
+    def lengths(stage: str, table: str = "main"):
+        frame = pd.read_parquet(Path(stages[stage].data.tags["cache_dir"]) / f"{table}.parquet")
+        tokenizer = load_tokenizer(str(Path(stages["model"].data.tags["cache_dir"]) / "model"))
+        chats = [problem_chat(p, cfg.data.prompt_template) for p in frame["problem"]]
+        return [len(ids) for ids in encode_chats(tokenizer, chats)]
+
+    problems = lengths("problems")
+    assert 0 < sum(n >= context for n in problems) < len(problems)  # some fill the context, some do not
+    assert metrics["rollouts/prompts_too_long"] == sum(n >= context for n in problems)
+    assert max(lengths("rollouts")) < context and len(lengths("rollouts")) == len(problems) - sum(
+        n >= context for n in problems)
+    sampled = lengths("rollouts")
+    assert metrics["rl/prompts_too_long"] == sum(n + completion > context for n in sampled)
+    assert metrics["rl/problems"] == sum(n + completion <= context for n in sampled)
+    name = cfg.data.eval[0].name
+    assert metrics[f"{name}/prompts_too_long"] > 0
+    assert metrics[f"{name}/problems"] + metrics[f"{name}/prompts_too_long"] == 12

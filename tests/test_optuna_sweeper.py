@@ -338,3 +338,34 @@ def test_a_trial_left_running_by_a_dead_sweep_is_failed_and_retried(tmp_path):
     retry = [t for t in trials if t.user_attrs.get("retry_of") == orphan.number]
     assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE and retry[0].params == orphan.params
     assert len(trials) == 3  # n_trials counts finished trials, the failed one included
+
+
+def test_a_sweep_killed_mid_trial_resumes_with_that_trial_retried_and_no_point_repeated(tmp_path):
+    """The real thing: SIGKILL the sweeper while trial 1 runs, then run the same command again."""
+    import signal
+    import time
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["search=basic", f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=4", "hang_trials=[1]"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    cmd = [sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path / 'sweep'}", *args]
+    with subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        marker = tmp_path / "sweep" / "1" / "started.txt"
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "trial 1 never started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed = only_study(storage).get_trials()
+    assert [t.state for t in killed] == [TrialState.COMPLETE, TrialState.RUNNING]  # what a dead sweep leaves
+
+    proc = sweep(tmp_path, *args)  # the same command; the retry is trial 2, which does not hang
+    assert "left RUNNING by a sweep that is gone" in proc.stderr + proc.stdout
+    trials = only_study(storage).get_trials()
+    assert trials[1].state == TrialState.FAIL
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == 1]
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE and retry[0].params == trials[1].params
+    fresh = [tuple(sorted(t.params.items())) for t in trials if t.number != 1 and t.user_attrs.get("retry_of") is None]
+    assert len(fresh) == len(set(fresh)) == 2  # the retry aside, no sampled point comes twice
+    assert len(trials) == 4 and sum(t.state == TrialState.COMPLETE for t in trials) == 3

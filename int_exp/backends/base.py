@@ -36,7 +36,8 @@ class SamplingParams(SamplingConfig):
 
 class GenerationBackend(Protocol):
     def generate(self, chats: Sequence[Chat], params: SamplingParams, desc: str = "generate") -> list[list[str]]:
-        """Return ``params.n`` completions (text only, no prompt) for each chat, in order."""
+        """Return ``params.n`` completions (text only, no prompt) for each chat, in order; a chat
+        whose prompt leaves no room in the context gets none (the stage skips and counts it)."""
         ...
 
     def close(self) -> None:

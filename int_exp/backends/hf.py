@@ -74,7 +74,7 @@ def warn_clipped(
         )
     if empty:
         log.warning(
-            "%d prompt(s) fill the whole context (%s tokens; longest prompt %d): they get empty completions",
+            "%d prompt(s) fill the whole context (%s tokens; longest prompt %d): they get no samples",
             empty,
             context,
             max(lengths),
@@ -102,7 +102,7 @@ def plan_batches(
     Prompts with the full budget are batched together; prompts whose budget the context clipped
     are batched among themselves (neighbours in length, so nearly equal budgets) and a batch
     gets its longest prompt's budget, so no row runs past the context. Prompts with no budget
-    are left out (their completions stay empty). A batch holds at most ``batch_size`` prompts and,
+    are left out (they get no samples). A batch holds at most ``batch_size`` prompts and,
     with ``batch_tokens``, at most that many cache positions per sample (prompts x (longest
     prompt + new tokens)): long prompts come in smaller batches, short ones in bigger.
     """
@@ -165,7 +165,7 @@ class HFBackend(SamplingBackend):
     def sample(self, chats: list[Chat], params: SamplingParams, desc: str, first_index: int) -> list[list[str]]:
         from tqdm.auto import tqdm
 
-        results: list[list[str]] = [[""] * params.n for _ in chats]
+        results: list[list[str]] = [[] for _ in chats]  # a prompt that fills the context gets no samples
         ids, budgets = encode_with_budgets(self.tokenizer, chats, params.max_tokens, self.context)
 
         batches = plan_batches(ids, budgets, params.max_tokens, self.batch_size, self.batch_tokens)

@@ -106,7 +106,7 @@ class VLLMBackend(SamplingBackend):
             )
             for i in run
         ]
-        results: list[list[str]] = [[""] * params.n for _ in chats]
+        results: list[list[str]] = [[] for _ in chats]  # a prompt that fills the context gets no samples
         if run:
             outputs = self.llm.generate(
                 [TokensPrompt(prompt_token_ids=ids[i]) for i in run],

@@ -43,6 +43,20 @@ def generate(ctx, model_path: str, chats: Sequence[Chat], params: SamplingParams
         backend.close()
 
 
+def skip_unsampled(ctx, name: str, table: Any, samples: list[list[str]]) -> tuple[Any, list[list[str]], dict]:
+    """Drop the rows whose prompt got no samples (it fills the model's context: the backends clip
+    ``max_tokens`` to the room a prompt leaves and skip prompts that leave none), warn, and count
+    them as ``<name>/prompts_too_long``; RL counts its own the same way (stages/rl.py)."""
+    kept = [i for i, group in enumerate(samples) if group]
+    skipped = len(samples) - len(kept)
+    if skipped:
+        ctx.log.warning("%s: %d of %d prompts fill the model's context (model.max_context=%s): skipped",
+                        name, skipped, len(samples), ctx.cfg.model.max_context)
+        table = table.iloc[kept].reset_index(drop=True)
+        samples = [samples[i] for i in kept]
+    return table, samples, {f"{name}/prompts_too_long": skipped}
+
+
 def grade_samples(samples: list[list[str]], golds: Sequence[str], sources: Sequence[str]) -> list[list[bool]]:
     """Grade every sample of every prompt against that prompt's gold answer, with the grader of
     the prompt's domain (named by its problem's ``source``; one batch per domain)."""

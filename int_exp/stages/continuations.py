@@ -17,7 +17,14 @@ from __future__ import annotations
 import pandas as pd
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
-from int_exp.stages.common import GENERATION_READS, generate, grade_samples, sampling_params, user_prompt
+from int_exp.stages.common import (
+    GENERATION_READS,
+    generate,
+    grade_samples,
+    sampling_params,
+    skip_unsampled,
+    user_prompt,
+)
 
 READS = GENERATION_READS + ["intervention.filter_samples", "data.prompt_template"]
 
@@ -31,6 +38,7 @@ def run(ctx: StageContext) -> StageOutput:
     ]
     params = sampling_params(ctx.cfg.sampling, ctx.cfg.intervention.filter_samples)
     continuations = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc="guided rollouts")
+    table, continuations, skipped = skip_unsampled(ctx, "continuations", table, continuations)
     trajectories = [[guided + c for c in group] for guided, group in zip(table["intervention_guided_attempt"], continuations)]
     verdicts = grade_samples(trajectories, list(table["answer"]), list(table["source"]))
     table = table.assign(continuations=continuations, continuation_verdicts=verdicts,
@@ -39,6 +47,7 @@ def run(ctx: StageContext) -> StageOutput:
         "funnel/guided_rollouts": sum(len(g) for g in continuations),
         "funnel/guided_rollouts_correct": int(table["guided_correct"].sum()) if len(table) else 0,
         **effectiveness(table, ctx.inputs["rollouts"].table()),
+        **skipped,
     }
     return StageOutput(tables={"main": table}, metrics=metrics)
 
@@ -71,6 +80,6 @@ def effectiveness(continued: pd.DataFrame, rollouts: pd.DataFrame) -> dict[str, 
     return metrics
 
 
-STAGE = Stage(name="continuations", version="1", reads=READS,
+STAGE = Stage(name="continuations", version="2", reads=READS,
               inputs={"interventions": "parse", "policy": "model", "rollouts": "rollouts"},
               run=run, description=__doc__, legacy_name="guided_sampling")  # cache entries keep the old name

@@ -16,7 +16,14 @@ from int_exp.metrics import mean_pass_at_k
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 from int_exp.report.plots import pass_at_k_curve, plot_pass_at_k
 from int_exp.report.runs import PER_PROBLEM_COLUMNS, PER_PROBLEM_FILE
-from int_exp.stages.common import GENERATION_READS, generate, grade_samples, problem_chat, sampling_params
+from int_exp.stages.common import (
+    GENERATION_READS,
+    generate,
+    grade_samples,
+    problem_chat,
+    sampling_params,
+    skip_unsampled,
+)
 
 READS = GENERATION_READS + ["eval", "data.eval", "data.limit", "data.seed", "data.prompt_template"]
 
@@ -34,6 +41,8 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]
     chats = [problem_chat(p, cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(cfg.sampling, cfg.eval.n, temperature=cfg.eval.temperature, max_tokens=cfg.eval.max_tokens)
     samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc=f"eval {spec.name}")
+    name = prefix + spec.name
+    table, samples, skipped = skip_unsampled(ctx, name, table, samples)
     verdicts = grade_samples(samples, list(table["answer"]), list(table["source"]))
     results = pd.DataFrame(
         {
@@ -46,11 +55,11 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]
         }
     )
     ns, cs = list(results["n"]), list(results["correct"])
-    name = prefix + spec.name
     metrics = {f"{name}/pass_at_{k}": mean_pass_at_k(ns, cs, k) for k in ks}
     metrics[f"{name}/coverage"] = sum(c > 0 for c in cs) / max(1, len(cs))
     metrics[f"{name}/accuracy"] = sum(cs) / max(1, sum(ns))
     metrics[f"{name}/problems"] = len(results)
+    metrics.update(skipped)
     return results, metrics, pass_at_k_curve([ns], [cs])
 
 
@@ -98,5 +107,5 @@ def evaluate(ctx: StageContext, prefix: str = "") -> StageOutput:
     return output
 
 
-STAGE = Stage(name="eval", version="2", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
+STAGE = Stage(name="eval", version="3", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
               tables=lambda cfg: [spec.name for spec in cfg.data.eval], run=run, description=__doc__)

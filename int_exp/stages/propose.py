@@ -81,7 +81,9 @@ def verification_budget(max_context: int, max_tokens: int) -> tuple[int, int]:
     return max_context - new_tokens, new_tokens
 
 
-def model_proposals(ctx: StageContext, failures: pd.DataFrame, model_path: str) -> list[dict]:
+def model_proposals(ctx: StageContext, failures: pd.DataFrame, model_path: str) -> tuple[list[dict], int]:
+    """The proposer's two turns on every failure, and how many prompts filled the context (no
+    samples, skipped: a first-turn prompt too long; the second turn's attempt is cut to fit)."""
     from int_exp.interventions import proposer_turn1, proposer_turn2
 
     icfg = ctx.cfg.intervention
@@ -101,22 +103,29 @@ def model_proposals(ctx: StageContext, failures: pd.DataFrame, model_path: str) 
     verifications = generate(ctx, model_path, [m for _, m in pending],
                              sampling_params(icfg.sampling, icfg.k, max_tokens=verify_tokens),
                              desc="propose: verify and intervene")
-    return [{**row, "proposal_index": row["solve_index"] * icfg.k + verify_index, "verify_index": verify_index,
+    too_long = sum(not group for group in solutions) + sum(not group for group in verifications)
+    if too_long:
+        ctx.log.warning("propose: %d prompts fill the model's context (model.max_context=%s): skipped",
+                        too_long, ctx.cfg.model.max_context)
+    rows = [{**row, "proposal_index": row["solve_index"] * icfg.k + verify_index, "verify_index": verify_index,
              "proposer_prompt": json.dumps(messages), "proposer_output": output}
             for (row, messages), outputs in zip(pending, verifications)
             for verify_index, output in enumerate(outputs)]
+    return rows, too_long
 
 
 def run(ctx: StageContext) -> StageOutput:
     failures = ctx.inputs["failures"].table()
     proposer = ctx.cfg.intervention.proposer
+    too_long = 0
     if proposer == "oracle":
         rows = oracle_proposals(failures)
     else:
         model_path = ctx.inputs["policy"].model_path if proposer == "self" else proposer
-        rows = model_proposals(ctx, failures, model_path)
+        rows, too_long = model_proposals(ctx, failures, model_path)
     table = pd.DataFrame(rows, columns=list(failures.columns) + COLUMNS)
-    metrics = {"funnel/proposals": len(table), "funnel/prompts_truncated": int(table["prompt_truncated"].sum())}
+    metrics = {"funnel/proposals": len(table), "funnel/prompts_truncated": int(table["prompt_truncated"].sum()),
+               "propose/prompts_too_long": too_long}
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 

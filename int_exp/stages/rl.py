@@ -24,6 +24,7 @@ READS = [
     "rl.temperature", "rl.max_completion_length", "rl.per_device_batch_size", "rl.gradient_accumulation_steps",
     "rl.peft", "rl.lora_r", "rl.lora_alpha", "rl.bf16", "rl.use_vllm", "rl.vllm_mode", "rl.seed",
     "rl.trainer_kwargs", "rl.num_processes", "rl.accelerate_config", "rl.problems", "data.prompt_template",
+    "model.max_context",
 ]
 PROBLEM_SETS = {"all": "problems", "unsolved": "rollouts"}  # rl.problems -> the stage that lists them
 HINT_PREFIX = "\n\nHint (the beginning of a solution):\n"
@@ -60,18 +61,22 @@ def prompts(ctx: StageContext) -> list[dict]:
 
 
 def fitting(ctx: StageContext, data: list[dict]) -> tuple[list[dict], int]:
-    """The prompts whose chat rendering plus ``rl.max_completion_length`` fits the policy's
-    context, and how many did not (skipped and counted: one oversized problem would otherwise
-    make GRPO allocate for its full length)."""
+    """The prompts whose chat rendering plus ``rl.max_completion_length`` fits the context (that
+    of the sampling stages: ``model.max_context``, or the policy's own if smaller), and how many
+    did not: skipped and counted, as the sampling stages skip prompts that fill it (GRPO gives
+    every completion the same length, so it cannot clip one; one oversized problem would
+    otherwise make it allocate for its full length)."""
     from transformers import AutoConfig
 
     from int_exp.backends.hf import encode_chats
     from int_exp.models import load_tokenizer
 
     path = ctx.inputs["policy"].model_path
-    context = getattr(AutoConfig.from_pretrained(str(path)), "max_position_embeddings", None)
-    if not context:
+    own = getattr(AutoConfig.from_pretrained(str(path)), "max_position_embeddings", None)
+    limits = [int(c) for c in (ctx.cfg.model.max_context, own) if c]
+    if not limits:
         return data, 0
+    context = min(limits)
     room = context - int(ctx.cfg.rl.max_completion_length)
     lengths = [len(ids) for ids in encode_chats(load_tokenizer(path), [row["prompt"] for row in data])]
     kept = [row for row, length in zip(data, lengths) if length <= room]

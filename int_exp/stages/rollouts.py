@@ -7,7 +7,14 @@ here, on problems the base model already failed in 64+ samples.
 from __future__ import annotations
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
-from int_exp.stages.common import GENERATION_READS, generate, grade_samples, problem_chat, sampling_params
+from int_exp.stages.common import (
+    GENERATION_READS,
+    generate,
+    grade_samples,
+    problem_chat,
+    sampling_params,
+    skip_unsampled,
+)
 
 READS = GENERATION_READS + ["rollouts", "data.prompt_template"]
 
@@ -17,6 +24,7 @@ def run(ctx: StageContext) -> StageOutput:
     chats = [problem_chat(p, ctx.cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(ctx.cfg.sampling, ctx.cfg.rollouts.k)
     samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc="rollouts")
+    table, samples, skipped = skip_unsampled(ctx, "rollouts", table, samples)
     verdicts = grade_samples(samples, list(table["answer"]), list(table["source"]))
     table = table.assign(
         completions=samples,
@@ -29,9 +37,10 @@ def run(ctx: StageContext) -> StageOutput:
         "funnel/rollouts": total,
         "funnel/rollouts_correct": correct,
         "funnel/problems_unsolved": int((table["num_correct"] == 0).sum()),
+        **skipped,
     }
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(name="rollouts", version="1", reads=READS, inputs={"problems": "problems", "policy": "model"}, run=run,
+STAGE = Stage(name="rollouts", version="2", reads=READS, inputs={"problems": "problems", "policy": "model"}, run=run,
               description=__doc__)

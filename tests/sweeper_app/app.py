@@ -2,10 +2,12 @@
 
 Each job writes ``record.json`` (its trial number, params, fixed value and objective) into its
 output folder. ``fail_trials`` / ``none_trials`` make given Optuna trial numbers raise / return
-None; ``kind=bad`` raises. Kept importable and picklable for submitit (no state at import).
+None; ``hang_trials`` write ``started.txt`` and sleep (a sweep to kill mid-trial); ``kind=bad``
+raises. Kept importable and picklable for submitit (no state at import).
 """
 
 import json
+import time
 from pathlib import Path
 
 import hydra
@@ -19,6 +21,9 @@ def objective(cfg: DictConfig):
         raise RuntimeError(f"trial {trial} was told to fail")
     if cfg.kind == "bad":
         raise ValueError("kind=bad is not allowed")
+    if trial is not None and trial in cfg.hang_trials:
+        Path(HydraConfig.get().runtime.output_dir, "started.txt").write_text(str(trial))
+        time.sleep(600)
     if trial is not None and trial in cfg.none_trials:
         return None
     value = (cfg.x - 0.3) ** 2 + 0.1 * cfg.y + {"good": 0.0, "ok": 0.5}.get(cfg.kind, 1.0)
