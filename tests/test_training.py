@@ -249,10 +249,41 @@ def test_rl_skips_and_counts_prompts_that_do_not_fit_the_context(tiny_model_dir,
     from int_exp.stages.rl import fitting
 
     ctx = SimpleNamespace(inputs={"policy": SimpleNamespace(model_path=tiny_model_dir)},
-                          cfg=OmegaConf.create({"rl": {"max_completion_length": 64}}), log=logging.getLogger("test"))
+                          cfg=OmegaConf.create({"rl": {"max_completion_length": 64}, "model": {"max_context": 2048}}),
+                          log=logging.getLogger("test"))
     short = {"prompt": [{"role": "user", "content": "What is 2 + 3?"}], "answer": "5", "source": "arith"}
     huge = {"prompt": [{"role": "user", "content": "1 + " * 20000 + "1 = ?"}], "answer": "20001", "source": "arith"}
     with caplog.at_level(logging.WARNING):
         kept, too_long = fitting(ctx, [short, huge, short])
     assert kept == [short, short] and too_long == 1
     assert "1 of 3 prompts do not fit the context" in caplog.text
+
+
+def test_fast_grpo_generation_samples_what_trls_generate_does(tiny_model_dir, tmp_path):
+    """With top_k=1 sampling is deterministic, so int_exp's decoder and TRL's model.generate path
+    must give the very same completion tokens (EOS kept, nothing after it), one group per prompt."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from int_exp.backends.hf import encode_chats
+    from int_exp.models import load_tokenizer
+    from int_exp.training.common import trainer_args
+    from int_exp.training.grpo_generation import groups, trainer_class
+    from int_exp.training.grpo_trainer import _grpo_arguments
+
+    cfg = RLConfig(num_generations=2, per_device_batch_size=4, max_steps=1, max_completion_length=24, temperature=0.7)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    chats = [[{"role": "user", "content": "What is 2 + 3?"}], [{"role": "user", "content": "Name a prime number."}]]
+    trainer = trainer_class()(
+        model=str(tiny_model_dir), reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+        args=GRPOConfig(**trainer_args(cfg, tmp_path, **_grpo_arguments(cfg), top_k=1)),
+        train_dataset=Dataset.from_list([{"prompt": c} for c in chats]), processing_class=tokenizer,
+    )
+    prompt_ids = [ids for ids in encode_chats(tokenizer, chats) for _ in range(2)]
+    assert groups(prompt_ids) == ([prompt_ids[0], prompt_ids[2]], 2)
+    calls = trainer._int_exp_calls
+    fast, _ = trainer._generate_single_turn(prompt_ids, None, {}, 2)
+    assert trainer._int_exp_calls == calls + 1  # the fast path ran
+    trl_own, _ = GRPOTrainer._generate_single_turn(trainer, prompt_ids, None, {}, 2)
+    assert fast == trl_own
+    assert all(0 < len(c) <= 24 for c in fast) and fast[0] == fast[1]

@@ -24,7 +24,7 @@ READS = [
     "rl.temperature", "rl.max_completion_length", "rl.per_device_batch_size", "rl.gradient_accumulation_steps",
     "rl.peft", "rl.lora_r", "rl.lora_alpha", "rl.bf16", "rl.use_vllm", "rl.vllm_mode", "rl.seed",
     "rl.trainer_kwargs", "rl.num_processes", "rl.accelerate_config", "rl.problems", "data.prompt_template",
-    "model.max_context",
+    "model.max_context", "rl.fast_generation",
 ]
 PROBLEM_SETS = {"all": "problems", "unsolved": "rollouts"}  # rl.problems -> the stage that lists them
 HINT_PREFIX = "\n\nHint (the beginning of a solution):\n"

@@ -101,7 +101,12 @@ def run_grpo(
     args = GRPOConfig(**trainer_args(cfg, out_dir, **_grpo_arguments(cfg)))
     tokenizer = load_tokenizer(model_path)  # left padding, pad token set: what generation needs
     peft_config = lora_config(cfg.lora_r, cfg.lora_alpha, 0.0) if cfg.peft == "lora" else None
-    trainer = GRPOTrainer(
+    trainer_type = GRPOTrainer
+    if cfg.fast_generation:
+        from int_exp.training.grpo_generation import trainer_class
+
+        trainer_type = trainer_class()
+    trainer = trainer_type(
         model=str(model_path),
         reward_funcs=reward_fn,
         args=args,

@@ -1,0 +1,78 @@
+"""Wall time of ``python run.py`` and of the six-variant sandbox sweep, with each stage's share.
+
+    python benchmarks/pipeline_wall_time.py                   # python run.py from an empty cache
+    python benchmarks/pipeline_wall_time.py --model-cached    # the same, sandbox model copied in
+    python benchmarks/pipeline_wall_time.py --sweep           # the six-variant sweep, model copied in
+
+Each command runs in a fresh work folder (cache, MLflow store, Hydra output), so nothing is reused
+but what ``--model-cached`` copies: the sandbox model from ``.cache/int-exp`` (build it once with
+``python run.py stages=[model]``). Printed: the wall time, then every stage's seconds summed over
+the jobs, from the runner's ``stage <name>: computed in <s>s`` lines. Run it on quiet cores: a
+second heavy process slows both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "int-exp"
+SWEEP = ["-m", "experiment=sandbox", "variant=base,rl_only,int,int_no_prefix,int_with_suffix,sft_ref"]
+STAGE_LINE = re.compile(r"stage (\w+): computed in ([0-9.]+)s")
+
+
+def copy_sandbox_model(cache: Path) -> None:
+    """The cached sandbox model entry (the ``model`` stage's, keyed by its settings) into ``cache``."""
+    for manifest in CACHE.glob("model/*/manifest.json"):
+        if json.loads(manifest.read_text()).get("config", {}).get("model.name_or_path") == "builtin:sandbox":
+            shutil.copytree(manifest.parent, cache / "model" / manifest.parent.name)
+            return
+    sys.exit(f"no sandbox model in {CACHE}: build it first with `python run.py stages=[model]`")
+
+
+def timed(args: list[str], work: Path) -> tuple[float, dict[str, float], int]:
+    """Run ``run.py args`` with its cache and store under ``work``: seconds, stage seconds, jobs."""
+    command = [sys.executable, "run.py", *args, f"paths.cache_dir={work / 'cache'}",
+               f"tracking.uri=sqlite:///{work / 'mlflow.db'}", f"tracking.artifact_root={work / 'artifacts'}",
+               f"hydra.run.dir={work / 'run'}", f"hydra.sweep.dir={work / 'sweep'}"]
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if proc.returncode:
+        sys.exit(f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    stages: dict[str, float] = defaultdict(float)
+    log = proc.stdout + proc.stderr
+    for name, value in STAGE_LINE.findall(log):
+        stages[name] += float(value)
+    return seconds, dict(stages), max(1, log.count("MLflow: "))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-cached", action="store_true", help="copy the cached sandbox model in first")
+    parser.add_argument("--sweep", action="store_true", help="the six-variant sandbox sweep (model cached)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="int-exp-wall-") as folder:
+        work = Path(folder)
+        if args.model_cached or args.sweep:
+            copy_sandbox_model(work / "cache")
+        what = SWEEP if args.sweep else []
+        seconds, stages, jobs = timed(what, work)
+    label = "python run.py " + " ".join(what) if what else "python run.py"
+    cached = " (sandbox model cached)" if args.model_cached or args.sweep else " (empty cache)"
+    print(f"{label}{cached}: {seconds / 60:.0f} min {seconds % 60:02.0f} s, {jobs} job(s)")
+    for name, value in sorted(stages.items(), key=lambda item: -item[1]):
+        print(f"  {name:20s} {value:7.1f} s")
+
+
+if __name__ == "__main__":
+    main()
