@@ -73,6 +73,16 @@ def grade_samples(samples: list[list[str]], golds: Sequence[str], sources: Seque
     return out
 
 
+def sample_and_grade(ctx, name: str, table: Any, chats: Sequence[Chat], params: SamplingParams,
+                     desc: str) -> tuple[Any, list[list[str]], list[list[bool]], dict]:
+    """Sample ``chats`` (one per row of ``table``) with the policy, skip the rows whose prompt
+    fills the context (:func:`skip_unsampled`) and grade the rest against ``table``'s answers:
+    ``(table, samples, verdicts, metrics)``."""
+    samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc=desc)
+    table, samples, skipped = skip_unsampled(ctx, name, table, samples)
+    return table, samples, grade_samples(samples, list(table["answer"]), list(table["source"])), skipped
+
+
 FUNNEL_ORDER = ["problems", "rollouts", "incorrect", "proposals", "parsed", "deduplicated", "kept"]
 
 

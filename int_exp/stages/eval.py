@@ -16,14 +16,7 @@ from int_exp.metrics import mean_pass_at_k
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 from int_exp.report.plots import pass_at_k_curve, plot_pass_at_k
 from int_exp.report.runs import PER_PROBLEM_COLUMNS, PER_PROBLEM_FILE
-from int_exp.stages.common import (
-    GENERATION_READS,
-    generate,
-    grade_samples,
-    problem_chat,
-    sampling_params,
-    skip_unsampled,
-)
+from int_exp.stages.common import GENERATION_READS, problem_chat, sample_and_grade, sampling_params
 
 READS = GENERATION_READS + ["eval", "data.eval", "data.limit", "data.seed", "data.prompt_template"]
 
@@ -40,10 +33,8 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]
     cfg = ctx.cfg
     chats = [problem_chat(p, cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(cfg.sampling, cfg.eval.n, temperature=cfg.eval.temperature, max_tokens=cfg.eval.max_tokens)
-    samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc=f"eval {spec.name}")
     name = prefix + spec.name
-    table, samples, skipped = skip_unsampled(ctx, name, table, samples)
-    verdicts = grade_samples(samples, list(table["answer"]), list(table["source"]))
+    table, samples, verdicts, skipped = sample_and_grade(ctx, name, table, chats, params, desc=f"eval {spec.name}")
     results = pd.DataFrame(
         {
             "problem_id": table["problem_id"],

@@ -7,14 +7,7 @@ here, on problems the base model already failed in 64+ samples.
 from __future__ import annotations
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
-from int_exp.stages.common import (
-    GENERATION_READS,
-    generate,
-    grade_samples,
-    problem_chat,
-    sampling_params,
-    skip_unsampled,
-)
+from int_exp.stages.common import GENERATION_READS, problem_chat, sample_and_grade, sampling_params
 
 READS = GENERATION_READS + ["rollouts", "data.prompt_template"]
 
@@ -23,9 +16,7 @@ def run(ctx: StageContext) -> StageOutput:
     table = ctx.inputs["problems"].table()
     chats = [problem_chat(p, ctx.cfg.data.prompt_template) for p in table["problem"]]
     params = sampling_params(ctx.cfg.sampling, ctx.cfg.rollouts.k)
-    samples = generate(ctx, ctx.inputs["policy"].model_path, chats, params, desc="rollouts")
-    table, samples, skipped = skip_unsampled(ctx, "rollouts", table, samples)
-    verdicts = grade_samples(samples, list(table["answer"]), list(table["source"]))
+    table, samples, verdicts, skipped = sample_and_grade(ctx, "rollouts", table, chats, params, desc="rollouts")
     table = table.assign(
         completions=samples,
         verdicts=verdicts,
