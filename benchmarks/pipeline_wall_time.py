@@ -39,7 +39,7 @@ def copy_sandbox_model(cache: Path) -> None:
     sys.exit(f"no sandbox model in {CACHE}: build it first with `python run.py stages=[model]`")
 
 
-def timed(args: list[str], work: Path) -> tuple[float, dict[str, float], int]:
+def timed(args: list[str], work: Path, log_file: Path | None) -> tuple[float, dict[str, float], int]:
     """Run ``run.py args`` with its cache and store under ``work``: seconds, stage seconds, jobs."""
     command = [sys.executable, "run.py", *args, f"paths.cache_dir={work / 'cache'}",
                f"tracking.uri=sqlite:///{work / 'mlflow.db'}", f"tracking.artifact_root={work / 'artifacts'}",
@@ -51,6 +51,8 @@ def timed(args: list[str], work: Path) -> tuple[float, dict[str, float], int]:
         sys.exit(f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     stages: dict[str, float] = defaultdict(float)
     log = proc.stdout + proc.stderr
+    if log_file is not None:
+        log_file.write_text(log)
     for name, value in STAGE_LINE.findall(log):
         stages[name] += float(value)
     return seconds, dict(stages), max(1, log.count("MLflow: "))
@@ -60,18 +62,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-cached", action="store_true", help="copy the cached sandbox model in first")
     parser.add_argument("--sweep", action="store_true", help="the six-variant sandbox sweep (model cached)")
+    parser.add_argument("--log", type=Path, help="write the command's whole output here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="int-exp-wall-") as folder:
         work = Path(folder)
         if args.model_cached or args.sweep:
             copy_sandbox_model(work / "cache")
         what = SWEEP if args.sweep else []
-        seconds, stages, jobs = timed(what, work)
+        seconds, stages, jobs = timed(what, work, args.log)
     label = "python run.py " + " ".join(what) if what else "python run.py"
     cached = " (sandbox model cached)" if args.model_cached or args.sweep else " (empty cache)"
     print(f"{label}{cached}: {seconds / 60:.0f} min {seconds % 60:02.0f} s, {jobs} job(s)")
     for name, value in sorted(stages.items(), key=lambda item: -item[1]):
         print(f"  {name:20s} {value:7.1f} s")
+    print(f"  {'(outside stages)':20s} {seconds - sum(stages.values()):7.1f} s  start-up, imports, MLflow logging")
 
 
 if __name__ == "__main__":
