@@ -158,3 +158,5 @@ def test_prompts_that_do_not_fit_the_context_are_skipped_and_counted_in_every_st
     name = cfg.data.eval[0].name
     assert metrics[f"{name}/prompts_too_long"] > 0
     assert metrics[f"{name}/problems"] + metrics[f"{name}/prompts_too_long"] == 12
+    with pytest.raises(EmptyStageError, match="fills the context"):  # nothing left to score is an error
+        run_job(smoke(workspace, "variant=base", "stages=[eval]", "model.max_context=20"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from int_exp.metrics import mean_pass_at_k
-from int_exp.pipeline.stage import Stage, StageContext, StageOutput
+from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
 from int_exp.report.plots import pass_at_k_curve, plot_pass_at_k
 from int_exp.report.runs import PER_PROBLEM_COLUMNS, PER_PROBLEM_FILE
 from int_exp.stages.common import GENERATION_READS, problem_chat, sample_and_grade, sampling_params
@@ -35,6 +35,9 @@ def evaluate_dataset(ctx: StageContext, spec, table: pd.DataFrame, ks: list[int]
     params = sampling_params(cfg.sampling, cfg.eval.n, temperature=cfg.eval.temperature, max_tokens=cfg.eval.max_tokens)
     name = prefix + spec.name
     table, samples, verdicts, skipped = sample_and_grade(ctx, name, table, chats, params, desc=f"eval {spec.name}")
+    if not len(table):
+        raise EmptyStageError(f"eval set {spec.name}: every one of its {skipped[name + '/prompts_too_long']} prompts "
+                              f"fills the context (model.max_context={cfg.model.max_context}): nothing to score")
     results = pd.DataFrame(
         {
             "problem_id": table["problem_id"],
