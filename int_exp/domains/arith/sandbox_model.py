@@ -53,12 +53,8 @@ process otherwise grows past 3 GB and slows down). Towards a 3-minute build (202
 cores, 80 timed steps each): batches of 16 / 32 / 64 sequences train at 15.4k / 16.1k / 14.4k
 padded tokens/s (no gain from bigger batches: the step is compute-bound), ``torch.compile``
 with dynamic shapes at 4.18 steps/s against 4.25 eager (none), and with static shapes it
-recompiles for every padded width (minutes each). The build stays ~8.5 minutes. 2026-12-02:
-fp32 attention inside autocast 3.87 steps/s against 4.00 (the CPU flash-attention backward is
-35% of a step, matmuls 16%, elementwise ops and autocast copies ~30%); one thread 2.36 (two
-threads scale 1.7x, so two data-parallel processes could gain at most 1.18x); batches of 8 for
-1800 steps (half the tokens, 257 s) end at loss 0.195 with easy 7% and hard 0% at T=1.0 (93% of
-the failures a wrong operation or operand: the model has not learnt to read the problem).
+recompiles per padded width. 2026-12-02: fp32 attention 3.87 steps/s vs 4.00 (flash-attention
+backward 35% of a step); 1 thread 2.36; batch 8 x 1800 steps (half the tokens, 257 s): hard 0%. Still ~8.5 min.
 
 The paper's regime (``experiment=sandbox`` since 2026-12-01; the model above unchanged). The
 paper trains on problems its base model never solves, where plain GRPO has no signal. The
