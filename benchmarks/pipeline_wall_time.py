@@ -14,7 +14,6 @@ second heavy process slows both.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -25,18 +24,18 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / ".cache" / "int-exp"
 SWEEP = ["-m", "experiment=sandbox", "variant=base,rl_only,int,int_no_prefix,int_with_suffix,sft_ref"]
 STAGE_LINE = re.compile(r"stage (\w+): computed in ([0-9.]+)s")
 
 
 def copy_sandbox_model(cache: Path) -> None:
     """The cached sandbox model entry (the ``model`` stage's, keyed by its settings) into ``cache``."""
-    for manifest in CACHE.glob("model/*/manifest.json"):
-        if json.loads(manifest.read_text()).get("config", {}).get("model.name_or_path") == "builtin:sandbox":
-            shutil.copytree(manifest.parent, cache / "model" / manifest.parent.name)
-            return
-    sys.exit(f"no sandbox model in {CACHE}: build it first with `python run.py stages=[model]`")
+    from sampling_speed import CACHE, cached_model  # benchmarks/ is on the path of its scripts
+
+    found = cached_model("builtin:sandbox")
+    if found is None:
+        sys.exit(f"no sandbox model in {CACHE}: build it first with `python run.py stages=[model]`")
+    shutil.copytree(found.parent, cache / "model" / found.parent.name)
 
 
 def timed(args: list[str], work: Path, log_file: Path | None) -> tuple[float, dict[str, float], int]:

@@ -280,7 +280,7 @@ def test_fast_grpo_generation_samples_what_trls_generate_does(tiny_model_dir, tm
         train_dataset=Dataset.from_list([{"prompt": c} for c in chats]), processing_class=tokenizer,
     )
     prompt_ids = [ids for ids in encode_chats(tokenizer, chats) for _ in range(2)]
-    assert groups(prompt_ids) == ([prompt_ids[0], prompt_ids[2]], 2)
+    assert groups(prompt_ids, 2) == ([prompt_ids[0], prompt_ids[2]], 2)
     calls = trainer._int_exp_calls
     fast, _ = trainer._generate_single_turn(prompt_ids, None, {}, 2)
     assert trainer._int_exp_calls == calls + 1  # the fast path ran

@@ -118,9 +118,12 @@ def plan_batches(
     return batches
 
 
-def _model_context(model: Any) -> int | None:
-    value = getattr(model.config, "max_position_embeddings", None)
-    return int(value) if value else None
+def context_limit(max_context: int | None, model_config: Any) -> int | None:
+    """The context a prompt and its completion must fit: ``model.max_context`` or the model's own
+    ``max_position_embeddings``, whichever is smaller (None when neither is set). RL skips
+    prompts against the same limit (stages/rl.py)."""
+    limits = [int(c) for c in (max_context, getattr(model_config, "max_position_embeddings", None)) if c]
+    return min(limits) if limits else None
 
 
 class HFBackend(SamplingBackend):
@@ -151,8 +154,7 @@ class HFBackend(SamplingBackend):
         use_grouped_decoding(self.model)
         self.batch_size = max(1, int(batch_size))
         self.batch_tokens = int(batch_tokens) if batch_tokens else None
-        limits = [c for c in (max_context, _model_context(self.model)) if c]
-        self.context = min(limits) if limits else None
+        self.context = context_limit(max_context, self.model.config)
         self.eos_ids = eos_token_ids(self.tokenizer, getattr(self.model, "generation_config", None))
         self.pad_id = (
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]

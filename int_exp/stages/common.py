@@ -43,15 +43,21 @@ def generate(ctx, model_path: str, chats: Sequence[Chat], params: SamplingParams
         backend.close()
 
 
+def warn_too_long(ctx, name: str, skipped: int, total: int, why: str = "") -> None:
+    """The one warning for prompts skipped because they do not fit the context (every stage)."""
+    if skipped:
+        ctx.log.warning("%s: %d of %d prompts do not fit the context (model.max_context=%s)%s: skipped",
+                        name, skipped, total, ctx.cfg.model.max_context, why)
+
+
 def skip_unsampled(ctx, name: str, table: Any, samples: list[list[str]]) -> tuple[Any, list[list[str]], dict]:
     """Drop the rows whose prompt got no samples (it fills the model's context: the backends clip
     ``max_tokens`` to the room a prompt leaves and skip prompts that leave none), warn, and count
     them as ``<name>/prompts_too_long``; RL counts its own the same way (stages/rl.py)."""
     kept = [i for i, group in enumerate(samples) if group]
     skipped = len(samples) - len(kept)
+    warn_too_long(ctx, name, skipped, len(samples))
     if skipped:
-        ctx.log.warning("%s: %d of %d prompts fill the model's context (model.max_context=%s): skipped",
-                        name, skipped, len(samples), ctx.cfg.model.max_context)
         table = table.iloc[kept].reset_index(drop=True)
         samples = [samples[i] for i in kept]
     return table, samples, {f"{name}/prompts_too_long": skipped}

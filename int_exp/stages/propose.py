@@ -24,7 +24,7 @@ import logging
 import pandas as pd
 
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
-from int_exp.stages.common import GENERATION_READS, generate, sampling_params
+from int_exp.stages.common import GENERATION_READS, generate, sampling_params, warn_too_long
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,7 @@ def model_proposals(ctx: StageContext, failures: pd.DataFrame, model_path: str) 
                              sampling_params(icfg.sampling, icfg.k, max_tokens=verify_tokens),
                              desc="propose: verify and intervene")
     too_long = sum(not group for group in solutions) + sum(not group for group in verifications)
-    if too_long:
-        ctx.log.warning("propose: %d prompts fill the model's context (model.max_context=%s): skipped",
-                        too_long, ctx.cfg.model.max_context)
+    warn_too_long(ctx, "propose", too_long, len(solutions) + len(verifications))
     rows = [{**row, "proposal_index": row["solve_index"] * icfg.k + verify_index, "verify_index": verify_index,
              "proposer_prompt": json.dumps(messages), "proposer_output": output}
             for (row, messages), outputs in zip(pending, verifications)

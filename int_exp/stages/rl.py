@@ -17,7 +17,7 @@ import pandas as pd
 
 from int_exp.interventions.steps import join_steps, split_steps
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
-from int_exp.stages.common import train, user_prompt
+from int_exp.stages.common import train, user_prompt, warn_too_long
 
 READS = [
     "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta", "rl.loss_type",
@@ -68,21 +68,18 @@ def fitting(ctx: StageContext, data: list[dict]) -> tuple[list[dict], int]:
     otherwise make it allocate for its full length)."""
     from transformers import AutoConfig
 
-    from int_exp.backends.hf import encode_chats
+    from int_exp.backends.hf import context_limit, encode_chats
     from int_exp.models import load_tokenizer
 
     path = ctx.inputs["policy"].model_path
-    own = getattr(AutoConfig.from_pretrained(str(path)), "max_position_embeddings", None)
-    limits = [int(c) for c in (ctx.cfg.model.max_context, own) if c]
-    if not limits:
+    context = context_limit(ctx.cfg.model.max_context, AutoConfig.from_pretrained(str(path)))
+    if context is None:
         return data, 0
-    context = min(limits)
     room = context - int(ctx.cfg.rl.max_completion_length)
     lengths = [len(ids) for ids in encode_chats(load_tokenizer(path), [row["prompt"] for row in data])]
     kept = [row for row, length in zip(data, lengths) if length <= room]
-    if len(kept) < len(data):
-        ctx.log.warning("rl: %d of %d prompts do not fit the context (%d tokens) with rl.max_completion_length=%d: "
-                        "skipped", len(data) - len(kept), len(data), context, ctx.cfg.rl.max_completion_length)
+    warn_too_long(ctx, "rl", len(data) - len(kept), len(data),
+                  f" with rl.max_completion_length={ctx.cfg.rl.max_completion_length}")
     return kept, len(data) - len(kept)
 
 

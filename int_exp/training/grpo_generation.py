@@ -18,22 +18,18 @@ from typing import Any
 from int_exp.backends.base import SamplingParams, derive_seed
 
 
-def groups(prompt_ids: list[list[int]]) -> tuple[list[list[int]], int]:
-    """The distinct prompts and how many times each comes, when the batch is equal runs of
-    identical prompts (TRL's sampler puts a prompt's ``num_generations`` copies side by side);
-    otherwise every prompt once.
+def groups(prompt_ids: list[list[int]], copies: int) -> tuple[list[list[int]], int]:
+    """The group heads and ``copies`` when the batch is runs of ``copies`` identical prompts (TRL's
+    sampler puts a prompt's ``num_generations`` copies side by side), else every prompt once.
 
-    >>> groups([[1, 2], [1, 2], [3], [3]])
+    >>> groups([[1, 2], [1, 2], [3], [3]], 2)
     ([[1, 2], [3]], 2)
-    >>> groups([[1], [1], [2]])
+    >>> groups([[1], [1], [2]], 2)
     ([[1], [1], [2]], 1)
     """
-    for copies in range(len(prompt_ids), 1, -1):
-        if len(prompt_ids) % copies:
-            continue
-        heads = prompt_ids[::copies]
-        if all(prompt_ids[i] == heads[i // copies] for i in range(len(prompt_ids))):
-            return [list(p) for p in heads], copies
+    heads = prompt_ids[::copies] if copies > 1 and len(prompt_ids) % copies == 0 else []
+    if heads and all(prompt_ids[i] == heads[i // copies] for i in range(len(prompt_ids))):
+        return [list(p) for p in heads], copies
     return [list(p) for p in prompt_ids], 1
 
 
@@ -65,7 +61,7 @@ def trainer_class():
             # A fresh, reproducible stream per call: the run's seed and the call's number.
             seed = derive_seed(int(self.args.seed), self._int_exp_calls)
             self._int_exp_calls += 1
-            prompts, copies = groups([list(p) for p in prompt_ids])
+            prompts, copies = groups([list(p) for p in prompt_ids], int(num_generations))
             model = self.accelerator.unwrap_model(self.model_wrapped)
             was_training = model.training
             model.eval()
