@@ -3,6 +3,7 @@
     python benchmarks/pipeline_wall_time.py                   # python run.py from an empty cache
     python benchmarks/pipeline_wall_time.py --model-cached    # the same, sandbox model copied in
     python benchmarks/pipeline_wall_time.py --sweep           # the six-variant sweep, model copied in
+    python benchmarks/pipeline_wall_time.py --sweep --empty-cache   # the sweep, building the model too
 
 Each command runs in a fresh work folder (cache, MLflow store, Hydra output), so nothing is reused
 but what ``--model-cached`` copies: the sandbox model from ``.cache/int-exp`` (build it once with
@@ -61,17 +62,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-cached", action="store_true", help="copy the cached sandbox model in first")
     parser.add_argument("--sweep", action="store_true", help="the six-variant sandbox sweep (model cached)")
+    parser.add_argument("--empty-cache", action="store_true", help="with --sweep: build the sandbox model too")
     parser.add_argument("--log", type=Path, help="write the command's whole output here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="int-exp-wall-") as folder:
         work = Path(folder)
-        if args.model_cached or args.sweep:
+        cached = args.model_cached or (args.sweep and not args.empty_cache)
+        if cached:
             copy_sandbox_model(work / "cache")
         what = SWEEP if args.sweep else []
         seconds, stages, jobs = timed(what, work, args.log)
     label = "python run.py " + " ".join(what) if what else "python run.py"
-    cached = " (sandbox model cached)" if args.model_cached or args.sweep else " (empty cache)"
-    print(f"{label}{cached}: {seconds / 60:.0f} min {seconds % 60:02.0f} s, {jobs} job(s)")
+    state = " (sandbox model cached)" if cached else " (empty cache)"
+    print(f"{label}{state}: {seconds / 60:.0f} min {seconds % 60:02.0f} s, {jobs} job(s)")
     for name, value in sorted(stages.items(), key=lambda item: -item[1]):
         print(f"  {name:20s} {value:7.1f} s")
     print(f"  {'(outside stages)':20s} {seconds - sum(stages.values()):7.1f} s  start-up, imports, MLflow logging")

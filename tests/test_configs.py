@@ -178,3 +178,15 @@ def test_sandbox_experiment_uses_the_domain_the_model_is_calibrated_for():
 
     arith = compose_cfg(["experiment=sandbox"]).data.arith
     assert {k: OmegaConf.to_container(arith)[k] for k in SANDBOX_ARITH} == SANDBOX_ARITH
+
+
+@pytest.mark.parametrize(("overrides", "launcher", "n_jobs"), [
+    (["experiment=sandbox"], "JoblibLauncher", 2),
+    (["experiment=sandbox_quick"], "JoblibLauncher", 2),
+    (["experiment=sandbox", "hydra/launcher=basic"], "BasicLauncher", None),
+    (["experiment=smoke"], "BasicLauncher", None),
+])
+def test_sandbox_sweeps_run_two_jobs_at_a_time_unless_the_command_line_says_otherwise(overrides, launcher, n_jobs):
+    hydra_cfg = compose_cfg(overrides, return_hydra_config=True).hydra.launcher
+    assert hydra_cfg._target_.rsplit(".", 1)[1] == launcher
+    assert hydra_cfg.get("n_jobs") == n_jobs
