@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
+from int_exp.pipeline import threads
+
 COMPACT_SHARE = 0.25  # drop finished rows once they are this share of the live batch
 
 
@@ -142,6 +144,7 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: An
                 out[row].append(token)
         batch.done |= torch.isin(tokens, eos)
         on_step()
+        threads.rebalance()  # this job's share of the cores, if other jobs started or ended
         if step == budget - 1 or bool(batch.done.all()):
             break
         batch.mask[:, batch.filled] = 1

@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
+from int_exp.pipeline import threads
 from int_exp.pipeline.processes import HOST, process_alive
 from int_exp.pipeline.stage import MANIFEST, StageOutput
 
@@ -150,8 +151,16 @@ class Cache:
     def lock(self, stage: str, key: str) -> Iterator[None]:
         folder = self.root / stage
         folder.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(folder / f"{key}.lock")):
+        lock = FileLock(str(folder / f"{key}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:  # another job computes this entry: wait without holding a share of the cores
+            with threads.waiting(threads.registry()):
+                lock.acquire()
+        try:
             yield
+        finally:
+            lock.release()
 
     @contextlib.contextmanager
     def staging(self, stage: str, key: str) -> Iterator[Path]:

@@ -67,8 +67,7 @@ class Runner:
 
     def run_stage(self, stage: Stage, merge: bool = False) -> StageResult:
         # This job's share of the cores, as jobs on this machine start and end (pipeline/threads.py).
-        budget = threads.budget(OmegaConf.select(self.cfg, "threads", default=0) or 0, threads.registry())
-        threads.apply(budget)
+        budget = threads.follow(OmegaConf.select(self.cfg, "threads", default=0) or 0, threads.registry())
         self.tracker.log_metrics(None, {"threads": budget}, step=len(self.results))
         if merge:  # built from shard entries, not from this job's upstream stages
             inputs, key, subset = {}, None, {}

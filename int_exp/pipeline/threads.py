@@ -5,7 +5,9 @@ Every process of torch, OpenMP and the tokenizers takes every core by default, s
 registers itself in a folder every job of this user on this machine shares (:func:`registry`:
 ``<tmp>/int-exp-jobs-<uid>``, or ``$INT_EXP_JOBS_DIR``; ``<host>.<pid>``, entries of dead
 processes are ignored and removed) and, before each stage, sets its threads to ``cores // live jobs`` (at
-least 1), or to ``threads`` when that is set. Jobs of a Hydra local launcher (joblib, submitit
+least 1), or to ``threads`` when that is set. Within a stage, :func:`rebalance` (called per
+decoding step and per training step, at most every few seconds) re-applies it, so a stage that
+began alone gives cores up when another job starts and takes them back when it ends. Jobs of a Hydra local launcher (joblib, submitit
 local) and separate shells all see each other, so their budgets shrink as jobs start and grow as
 they end. The grading pool sizes itself from the same budget (``$INT_EXP_THREADS``).
 """
@@ -17,6 +19,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,10 +67,53 @@ def registered(registry: Path) -> Iterator[Path]:
         entry.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def waiting(registry: Path) -> Iterator[None]:
+    """This job not counted while the block runs: it waits on another job (a cache lock) and uses
+    no core, so the job it waits for gets them."""
+    entry = registry / f"{HOST}.{os.getpid()}"
+    if not entry.exists():  # not a registered job (a test, a script)
+        yield
+        return
+    entry.unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        entry.touch()
+
+
 def current() -> int | None:
     """The budget the runner last set in this process (or its parent), if any."""
     value = os.environ.get(ENV_VAR, "")
     return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+_followed: Path | None = None  # the registry the budget follows (None: a fixed setting, or no runner)
+_last_check = 0.0
+RECHECK_SECONDS = 2.0
+
+
+def follow(setting: int, registry: Path) -> int:
+    """Apply this job's budget before a stage and return it; with ``setting`` 0 the budget keeps
+    following the jobs in ``registry`` (:func:`rebalance`)."""
+    global _followed, _last_check
+    _followed = None if int(setting or 0) > 0 else registry
+    _last_check = time.monotonic()
+    threads = budget(setting, registry)
+    apply(threads)
+    return threads
+
+
+def rebalance() -> None:
+    """Re-apply the budget mid-stage when jobs started or ended (a glob of the registry, at most
+    every ``RECHECK_SECONDS``; nothing when the budget is fixed or no runner set one)."""
+    global _last_check
+    if _followed is None or time.monotonic() - _last_check < RECHECK_SECONDS:
+        return
+    _last_check = time.monotonic()
+    threads = budget(0, _followed)
+    if threads != current():
+        apply(threads)
 
 
 def budget(setting: int, registry: Path) -> int:

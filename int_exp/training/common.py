@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.config import plain
+from int_exp.pipeline import threads
 from int_exp.models.hardware import cuda_available
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def with_feedback(trainer: Any, desc: str, log_fn: LogFn | None) -> Any:
                 self.bar = tqdm(total=state.max_steps, desc=desc, unit="step", dynamic_ncols=True)
 
         def on_step_end(self, args, state, control, **kwargs):
+            threads.rebalance()  # this job's share of the cores, if other jobs started or ended
             if self.bar is not None:
                 self.bar.update(state.global_step - self.bar.n)
 

@@ -49,12 +49,8 @@ Training on 1-5 operations only, so that hard problems are unseen lengths, gives
 greedily: beyond the trained lengths the model cannot find the operations in the problem text.
 ``learning_rate`` 6e-3 stalls. bf16 autocast is ~1.5x faster than fp32 on this CPU; padding
 batches to multiples of 32 tokens keeps oneDNN from building kernels for every new shape (the
-process otherwise grows past 3 GB and slows down). Towards a 3-minute build (2026-12-01, 2 idle
-cores, 80 timed steps each): batches of 16 / 32 / 64 sequences train at 15.4k / 16.1k / 14.4k
-padded tokens/s (no gain from bigger batches: the step is compute-bound), ``torch.compile``
-with dynamic shapes at 4.18 steps/s against 4.25 eager (none), and with static shapes it
-recompiles per padded width. 2026-12-02: fp32 attention 3.87 steps/s vs 4.00 (flash-attention
-backward 35% of a step); 1 thread 2.36; batch 8 x 1800 steps (half the tokens, 257 s): hard 0%. Still ~8.5 min.
+process otherwise grows past 3 GB and slows down). Towards a 3-minute build (steps/s, profiles,
+and shorter recipes that leave hard problems at 0%): ``docs/results/sandbox-build/README.md``.
 
 The paper's regime (``experiment=sandbox`` since 2026-12-01; the model above unchanged). The
 paper trains on problems its base model never solves, where plain GRPO has no signal. The
@@ -94,6 +90,7 @@ from int_exp.config import plain_dict
 from int_exp.domains.arith.generator import with_steps
 from int_exp.models.batching import length_batches
 from int_exp.models.hardware import resolve_device, thread_count, torch_threads
+from int_exp.pipeline import threads
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +382,8 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
         if on_step is not None:
             on_step(step, model, losses)
+        if not int(cfg.num_threads):
+            threads.rebalance()  # this job's share of the cores, if other jobs started or ended
     bar.close()
     seconds = time.perf_counter() - t0
     model.eval()
