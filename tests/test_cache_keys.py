@@ -25,11 +25,15 @@ from tests.test_configs import CONF
 BEFORE = json.loads((Path(__file__).parent / "data" / "cache_keys_before.json").read_text())
 RENAMED = {"guided_rollouts": "correctness_filter", "guided_sampling": "continuations"}
 SKIPS = "skips and counts prompts that fill the context (they used to get empty completions)"
-CHANGED_SINCE = {"eval": "version 2 writes per_problem.csv and the coverage metric; version 3 " + SKIPS,
-                 "continuations": "reads the rollouts for the intervention-effectiveness metrics; " + SKIPS,
-                 "rollouts": SKIPS, "reflect": SKIPS}
+# 2026-12-02: every sampling stage, because n samples of a prompt now read one prompt cache and
+# leave the batch together (int_exp/backends/shared_prefix.py): other draws for the same seed
+SHARED = "samples of a prompt share its cache (other draws for a seed)"
+CHANGED_SINCE = {"eval": "version 2 writes per_problem.csv and the coverage metric; version 3 " + SKIPS + "; 4 " + SHARED,
+                 "continuations": "reads the rollouts for the intervention-effectiveness metrics; " + SKIPS + "; " + SHARED,
+                 "rollouts": SKIPS + "; " + SHARED, "reflect": SKIPS + "; " + SHARED, "propose": SHARED,
+                 "rl": "GRPO samples through int_exp's decoder; " + SHARED}
 # their inputs' keys changed, so theirs do too
-DOWNSTREAM = {"failures", "propose", "parse", "correctness_filter", "sft", "rl", "sft_eval"}
+DOWNSTREAM = {"failures", "parse", "correctness_filter", "sft", "sft_eval"}
 
 
 def keys(case: str) -> dict[str, str]:

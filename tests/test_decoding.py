@@ -95,3 +95,44 @@ def test_copies_share_one_prefill_and_match_decoding_repeated_prompts(model_and_
     assert shared == [row for row in once for _ in range(3)]
     assert draws == draws_repeated  # the same rows, the same draws: only the prompt encodings are shared
     assert len({tuple(r) for r in draws[:3]}) > 1  # a prompt's samples differ
+
+
+def stop_at_different_steps(rows):
+    """A token whose first occurrence differs between rows and is not the first token of any."""
+    def first(row, token):
+        return row.index(token) if token in row else len(row)
+
+    candidates = {t for row in rows for t in row[1:]} - {row[0] for row in rows}
+    return max(candidates, key=lambda t: len({first(row, t) for row in rows}))
+
+
+@pytest.mark.parametrize("kv_heads", ["grouped", "one per head"])
+def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_and_prompts, monkeypatch, kv_heads):
+    """The shared-prefix attention (int_exp/backends/shared_prefix.py) against each row holding
+    its own copy of the prompt's cache: the same greedy tokens, rows stopping at different steps
+    (finished prompts leave the batch), for a grouped-query model and one with a KV head per head."""
+    from int_exp.backends import shared_prefix
+
+    from transformers import LlamaForCausalLM
+
+    model, tokenizer, prompts = model_and_prompts
+    heads = model.config.num_attention_heads
+    config = model.config.__class__(**{
+        **model.config.to_dict(), "initializer_range": 1.0,  # large random weights: tokens vary with the context
+        "num_key_value_heads": model.config.num_key_value_heads if kv_heads == "grouped" else heads})
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():  # a padding embedding that is not zero: only the mask keeps padding out of attention
+        model.get_input_embeddings().weight[tokenizer.pad_token_id].normal_()
+    assert shared_prefix.can_share(model)
+    greedy = SamplingParams(n=1, temperature=0.0, max_tokens=24)
+    with torch.inference_mode():
+        free = decode(model, prompts, 24, greedy, seed=0, eos_ids=[], pad_id=tokenizer.pad_token_id)
+        stops = [stop_at_different_steps(free)]  # a token that ends rows early, at different steps
+        shared = decode(model, prompts, 24, greedy, seed=0, eos_ids=stops, pad_id=tokenizer.pad_token_id, copies=2)
+        monkeypatch.setattr(shared_prefix, "can_share", lambda _: False)
+        copied = decode(model, prompts, 24, greedy, seed=0, eos_ids=stops, pad_id=tokenizer.pad_token_id, copies=2)
+    assert shared == copied
+    assert len({len(row) for row in shared}) > 1  # rows did stop at different steps
+    assert len({t for row in free for t in row}) > 8  # and the tokens depend on the context
+    assert model.config._attn_implementation == "sdpa"  # restored after decoding

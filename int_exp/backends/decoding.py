@@ -6,7 +6,10 @@ cache avoids the copies but attends over the full preallocated length from the f
 each layer's keys and values live in one buffer allocated for prompt + budget, a step writes one
 column and attends over the filled part only, and once a quarter of the live rows have finished
 they are dropped from the batch (cache, mask and positions together), so the cost of a step
-follows the rows still decoding.
+follows the rows still decoding. With ``copies`` samples per prompt the prompt is encoded once
+and, for sdpa models, its cache is kept once and read by all its copies
+(:mod:`int_exp.backends.shared_prefix`; eval of the sandbox 1.6x faster); a prompt then leaves
+the batch when all its copies have finished.
 
 Sampling is ``generate``'s: temperature, then top-k, then top-p (the smallest set of tokens whose
 probability reaches ``top_p``, at least one), one ``torch.multinomial`` draw per row from a
@@ -22,6 +25,7 @@ from typing import Any
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
+from int_exp.backends import shared_prefix
 from int_exp.pipeline import threads
 
 COMPACT_SHARE = 0.25  # drop finished rows once they are this share of the live batch
@@ -108,6 +112,27 @@ class _Batch:
         self._select(index)
         self.rows = torch.arange(len(index))
 
+    def share(self, copies: int) -> None:
+        """Like :meth:`repeat`, but the prompts' keys and values stay one per prompt
+        (:mod:`int_exp.backends.shared_prefix`)."""
+        budget = self.mask.shape[1] - self.width
+        self.cache.layers = [
+            shared_prefix.SharedPrefixLayer(layer.key_buffer[:, :, : self.width], layer.value_buffer[:, :, : self.width],
+                                            self.mask[:, : self.width], copies, budget)
+            for layer in self.cache.layers
+        ]
+        index = torch.arange(len(self.rows)).repeat_interleave(copies)
+        self.positions, self.done = self.positions[index], self.done[index]
+        self.rows, self.copies = torch.arange(len(index)), copies
+
+    def keep_prompts(self, live) -> None:
+        """Drop every prompt not in the boolean ``live`` (one entry per prompt), with its rows."""
+        index = live.nonzero().squeeze(-1)
+        rows = (index[:, None] * self.copies + torch.arange(self.copies)).reshape(-1)
+        self.mask, self.positions, self.done, self.rows = self.mask[index], self.positions[rows], self.done[rows], self.rows[rows]
+        for layer in self.cache.layers:
+            layer.select_prompts(index)
+
     def keep(self, live) -> None:
         """Drop every row not in the boolean ``live``."""
         index = live.nonzero().squeeze(-1)
@@ -125,17 +150,33 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: An
            copies: int = 1) -> list[list[int]]:
     """New tokens for ``copies`` rows per prompt (a prompt's rows adjacent), at most ``budget``
     each, ending at the first end-of-sequence token (kept, so the caller sees why a row stopped).
-    Each prompt is encoded once: its cache is copied to its rows after the prefill."""
+    Each prompt is encoded once; its rows then read its cache (shared_prefix), or a copy of it
+    where the model's attention is not sdpa-based."""
     batch = _Batch(model, prompts, budget, pad_id)
+    shared = copies > 1 and shared_prefix.can_share(model)
+    if not shared:
+        return _decode(model, batch, budget, params, seed, eos_ids, on_step, copies, len(prompts) * copies)
+    shared_prefix.register()
+    base = model.config._attn_implementation
+    setattr(model.config, shared_prefix.BASE, base)
+    model.set_attn_implementation(shared_prefix.NAME)
+    try:
+        return _decode(model, batch, budget, params, seed, eos_ids, on_step, copies, len(prompts) * copies, shared=True)
+    finally:
+        model.set_attn_implementation(base)
+
+
+def _decode(model: Any, batch: _Batch, budget: int, params: Any, seed: int, eos_ids: Sequence[int],
+            on_step: Callable[[], None], copies: int, rows: int, shared: bool = False) -> list[list[int]]:
     generator = torch.Generator(device=model.device).manual_seed(int(seed))
     eos = torch.tensor(list(eos_ids) or [-1], dtype=torch.long)
-    out: list[list[int]] = [[] for _ in range(len(prompts) * copies)]
+    out: list[list[int]] = [[] for _ in range(rows)]
     device = model.device
     logits = model(input_ids=batch.ids.to(device), attention_mask=batch.mask[:, : batch.width].to(device),
                    position_ids=batch.prefill_positions().to(device), past_key_values=batch.cache, use_cache=True,
                    logits_to_keep=1).logits[:, -1]
     if copies > 1:
-        batch.repeat(copies)
+        batch.share(copies) if shared else batch.repeat(copies)
         logits = logits.repeat_interleave(copies, dim=0)
     for step in range(budget):
         tokens = choose(logits, params, generator).cpu()
@@ -149,11 +190,17 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: An
             break
         batch.mask[:, batch.filled] = 1
         batch.filled += 1
-        if int(batch.done.sum()) >= COMPACT_SHARE * len(batch.rows):
+        if shared:  # whole prompts leave the batch, once all their rows have finished
+            live = ~batch.done.view(-1, copies).all(dim=1)
+            if int((~live).sum()) >= COMPACT_SHARE * len(live):
+                tokens = tokens.view(-1, copies)[live].reshape(-1)
+                batch.keep_prompts(live)
+        elif int(batch.done.sum()) >= COMPACT_SHARE * len(batch.rows):
             keep = ~batch.done
             tokens = tokens[keep]
             batch.keep(keep)
-        logits = model(input_ids=tokens[:, None].to(device), attention_mask=batch.mask[:, : batch.filled].to(device),
+        mask = None if shared else batch.mask[:, : batch.filled].to(device)  # shared: the layers hold it
+        logits = model(input_ids=tokens[:, None].to(device), attention_mask=mask,
                        position_ids=batch.positions[:, None].to(device), past_key_values=batch.cache,
                        use_cache=True).logits[:, -1]
         batch.positions += 1

@@ -80,6 +80,6 @@ def effectiveness(continued: pd.DataFrame, rollouts: pd.DataFrame) -> dict[str, 
     return metrics
 
 
-STAGE = Stage(name="continuations", version="2", reads=READS,
+STAGE = Stage(name="continuations", version="3", reads=READS,
               inputs={"interventions": "parse", "policy": "model", "rollouts": "rollouts"},
               run=run, description=__doc__, legacy_name="guided_sampling")  # cache entries keep the old name

@@ -101,5 +101,5 @@ def evaluate(ctx: StageContext, prefix: str = "") -> StageOutput:
     return output
 
 
-STAGE = Stage(name="eval", version="3", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
+STAGE = Stage(name="eval", version="4", reads=reads, inputs=lambda cfg, plan: {"policy": plan.policy_before("eval")},
               tables=lambda cfg: [spec.name for spec in cfg.data.eval], run=run, description=__doc__)

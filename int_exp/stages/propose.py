@@ -127,4 +127,4 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(name="propose", version="3", reads=READS, inputs=inputs, run=run, description=__doc__)
+STAGE = Stage(name="propose", version="4", reads=READS, inputs=inputs, run=run, description=__doc__)

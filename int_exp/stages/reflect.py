@@ -33,5 +33,5 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(name="reflect", version="2", reads=READS, inputs={"failures": "failures", "policy": "model"}, run=run,
+STAGE = Stage(name="reflect", version="3", reads=READS, inputs={"failures": "failures", "policy": "model"}, run=run,
               description=__doc__)

@@ -102,6 +102,6 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics, model="model")
 
 
-STAGE = Stage(name="rl", version="1", reads=READS,
+STAGE = Stage(name="rl", version="2", reads=READS,
               inputs=lambda cfg, plan: {"policy": plan.policy_before("rl"), "problems": problem_stage(cfg)}, run=run,
               description=__doc__, policy=True, trains="rl")

@@ -33,5 +33,5 @@ def run(ctx: StageContext) -> StageOutput:
     return StageOutput(tables={"main": table}, metrics=metrics)
 
 
-STAGE = Stage(name="rollouts", version="2", reads=READS, inputs={"problems": "problems", "policy": "model"}, run=run,
+STAGE = Stage(name="rollouts", version="3", reads=READS, inputs={"problems": "problems", "policy": "model"}, run=run,
               description=__doc__)
