@@ -111,9 +111,9 @@ def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_
     """The shared-prefix attention (int_exp/backends/shared_prefix.py) against each row holding
     its own copy of the prompt's cache: the same greedy tokens, rows stopping at different steps
     (finished prompts leave the batch), for a grouped-query model and one with a KV head per head."""
-    from int_exp.backends import shared_prefix
-
     from transformers import LlamaForCausalLM
+
+    from int_exp.backends import shared_prefix
 
     model, tokenizer, prompts = model_and_prompts
     heads = model.config.num_attention_heads

@@ -79,7 +79,6 @@ def test_a_running_stage_gives_cores_up_when_a_job_starts_and_takes_them_back_wh
 
 def test_a_job_waiting_on_another_jobs_cache_lock_does_not_count(tmp_path, monkeypatch):
     """Two jobs that need the same entry: the one computing it gets every core while the other waits."""
-    from filelock import FileLock
 
     from int_exp.pipeline.cache import Cache
 
