@@ -74,7 +74,8 @@ def main() -> None:
         seconds, stages, jobs = timed(what, work, args.log)
     label = "python run.py " + " ".join(what) if what else "python run.py"
     state = " (sandbox model cached)" if cached else " (empty cache)"
-    print(f"{label}{state}: {seconds / 60:.0f} min {seconds % 60:02.0f} s, {jobs} job(s)")
+    minutes, rest = divmod(round(seconds), 60)  # (before 2026-12-02 the minutes were rounded, not floored)
+    print(f"{label}{state}: {minutes} min {rest:02d} s ({seconds:.0f} s), {jobs} job(s)")
     for name, value in sorted(stages.items(), key=lambda item: -item[1]):
         print(f"  {name:20s} {value:7.1f} s")
     outside = seconds - sum(stages.values())

@@ -260,7 +260,8 @@ class Config:
     stages: list[str] = field(default_factory=lambda: ["sft", "rl", "eval"])
     optimized_metric: str | None = None  # what run.py returns to a sweeper
     # CPU threads of this job (torch, OpenMP, tokenizers, grading workers); 0: the machine's cores
-    # divided by the int-exp jobs running on it, rechecked before every stage (pipeline/threads.py)
+    # divided by the int-exp jobs running on it (not those waiting on a cache lock), rechecked before
+    # every stage and every few seconds within one (pipeline/threads.py)
     threads: int = 0
     # The seed of every stage that samples or trains (sampling, intervention.sampling, sft, rl):
     # their `seed` keys default to it, so `python run.py -m seed=0,1,2` repeats a comparison over
