@@ -106,14 +106,22 @@ def stop_at_different_steps(rows):
     return max(candidates, key=lambda t: len({first(row, t) for row in rows}))
 
 
-@pytest.mark.parametrize("kv_heads", ["grouped", "one per head"])
-def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_and_prompts, monkeypatch, kv_heads):
+@pytest.mark.parametrize(("kv_heads", "unshare"), [("grouped", False), ("one per head", False), ("grouped", True)])
+def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_and_prompts, monkeypatch, kv_heads,
+                                                                          unshare):
     """The shared-prefix attention (int_exp/backends/shared_prefix.py) against each row holding
     its own copy of the prompt's cache: the same greedy tokens, rows stopping at different steps
-    (finished prompts leave the batch), for a grouped-query model and one with a KV head per head."""
+    (finished prompts leave the batch), for a grouped-query model and one with a KV head per head,
+    and when the batch goes back to copies mid-way (finished rows of unfinished prompts)."""
     from transformers import LlamaForCausalLM
 
-    from int_exp.backends import shared_prefix
+    from int_exp.backends import decoding, shared_prefix
+
+    unshared = []
+    if unshare:
+        monkeypatch.setattr(decoding, "UNSHARE_SHARE", 0.01)  # at the first finished row
+        original = decoding._Batch.unshare
+        monkeypatch.setattr(decoding._Batch, "unshare", lambda batch: (unshared.append(1), original(batch))[1])
 
     model, tokenizer, prompts = model_and_prompts
     heads = model.config.num_attention_heads
@@ -133,6 +141,7 @@ def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_
         monkeypatch.setattr(shared_prefix, "can_share", lambda _: False)
         copied = decode(model, prompts, 24, greedy, seed=0, eos_ids=stops, pad_id=tokenizer.pad_token_id, copies=2)
     assert shared == copied
+    assert bool(unshared) == unshare
     assert len({len(row) for row in shared}) > 1  # rows did stop at different steps
     assert len({t for row in free for t in row}) > 8  # and the tokens depend on the context
     assert model.config._attn_implementation == "sdpa"  # restored after decoding

@@ -29,6 +29,9 @@ from int_exp.backends import shared_prefix
 from int_exp.pipeline import threads
 
 COMPACT_SHARE = 0.25  # drop finished rows once they are this share of the live batch
+# With a shared prompt cache, finished rows of unfinished prompts keep decoding; once they are this
+# share of the batch, each row gets its own copy of the cache again and leaves when it finishes.
+UNSHARE_SHARE = 0.5
 
 
 class PreallocatedLayer(DynamicLayer):
@@ -125,6 +128,20 @@ class _Batch:
         self.positions, self.done = self.positions[index], self.done[index]
         self.rows, self.copies = torch.arange(len(index)), copies
 
+    def unshare(self) -> None:
+        """Back to :meth:`repeat`'s layout, one cache copy per row, so rows can leave one by one."""
+        layers = []
+        for shared in self.cache.layers:
+            layer = PreallocatedLayer(self.mask.shape[1])
+            generated = slice(0, shared.generated)
+            layer.update(torch.cat([shared.prefix_keys.repeat_interleave(self.copies, 0),
+                                    shared.key_buffer[:, :, generated]], dim=2),
+                         torch.cat([shared.prefix_values.repeat_interleave(self.copies, 0),
+                                    shared.value_buffer[:, :, generated]], dim=2))
+            layers.append(layer)
+        self.cache.layers = layers
+        self.mask = self.mask.repeat_interleave(self.copies, 0)
+
     def keep_prompts(self, live) -> None:
         """Drop every prompt not in the boolean ``live`` (one entry per prompt), with its rows."""
         index = live.nonzero().squeeze(-1)
@@ -195,7 +212,10 @@ def _decode(model: Any, batch: _Batch, budget: int, params: Any, seed: int, eos_
             if int((~live).sum()) >= COMPACT_SHARE * len(live):
                 tokens = tokens.view(-1, copies)[live].reshape(-1)
                 batch.keep_prompts(live)
-        elif int(batch.done.sum()) >= COMPACT_SHARE * len(batch.rows):
+            elif int(batch.done.sum()) >= UNSHARE_SHARE * len(batch.rows):
+                batch.unshare()
+                shared = False
+        if not shared and int(batch.done.sum()) >= COMPACT_SHARE * len(batch.rows):
             keep = ~batch.done
             tokens = tokens[keep]
             batch.keep(keep)
