@@ -133,13 +133,15 @@ def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_
     with torch.no_grad():  # a padding embedding that is not zero: only the mask keeps padding out of attention
         model.get_input_embeddings().weight[tokenizer.pad_token_id].normal_()
     assert shared_prefix.can_share(model)
-    greedy = SamplingParams(n=1, temperature=0.0, max_tokens=24)
+    # Greedy copies of a prompt are identical and finish together; sampled ones finish apart, and
+    # until the batch goes back to copies no row has left, so both ways draw the same.
+    params = SamplingParams(n=1, temperature=1.0 if unshare else 0.0, top_k=0, top_p=1.0, max_tokens=24)
     with torch.inference_mode():
-        free = decode(model, prompts, 24, greedy, seed=0, eos_ids=[], pad_id=tokenizer.pad_token_id)
+        free = decode(model, prompts, 24, params, seed=0, eos_ids=[], pad_id=tokenizer.pad_token_id, copies=3)
         stops = [stop_at_different_steps(free)]  # a token that ends rows early, at different steps
-        shared = decode(model, prompts, 24, greedy, seed=0, eos_ids=stops, pad_id=tokenizer.pad_token_id, copies=2)
+        shared = decode(model, prompts, 24, params, seed=0, eos_ids=stops, pad_id=tokenizer.pad_token_id, copies=3)
         monkeypatch.setattr(shared_prefix, "can_share", lambda _: False)
-        copied = decode(model, prompts, 24, greedy, seed=0, eos_ids=stops, pad_id=tokenizer.pad_token_id, copies=2)
+        copied = decode(model, prompts, 24, params, seed=0, eos_ids=stops, pad_id=tokenizer.pad_token_id, copies=3)
     assert shared == copied
     assert bool(unshared) == unshare
     assert len({len(row) for row in shared}) > 1  # rows did stop at different steps
