@@ -148,7 +148,7 @@ class _Batch:
         rows = (index[:, None] * self.copies + torch.arange(self.copies)).reshape(-1)
         self.mask, self.positions, self.done, self.rows = self.mask[index], self.positions[rows], self.done[rows], self.rows[rows]
         for layer in self.cache.layers:
-            layer.select_prompts(index)
+            layer.select_prompts(index, rows)
 
     def keep(self, live) -> None:
         """Drop every row not in the boolean ``live``."""
@@ -170,24 +170,17 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: An
     Each prompt is encoded once; its rows then read its cache (shared_prefix), or a copy of it
     where the model's attention is not sdpa-based."""
     batch = _Batch(model, prompts, budget, pad_id)
-    shared = copies > 1 and shared_prefix.can_share(model)
-    if not shared:
-        return _decode(model, batch, budget, params, seed, eos_ids, on_step, copies, len(prompts) * copies)
-    shared_prefix.register()
-    base = model.config._attn_implementation
-    setattr(model.config, shared_prefix.BASE, base)
-    model.set_attn_implementation(shared_prefix.NAME)
-    try:
-        return _decode(model, batch, budget, params, seed, eos_ids, on_step, copies, len(prompts) * copies, shared=True)
-    finally:
-        model.set_attn_implementation(base)
+    if copies == 1 or not shared_prefix.can_share(model):
+        return _decode(model, batch, budget, params, seed, eos_ids, on_step, copies)
+    with shared_prefix.attending(model):
+        return _decode(model, batch, budget, params, seed, eos_ids, on_step, copies, shared=True)
 
 
 def _decode(model: Any, batch: _Batch, budget: int, params: Any, seed: int, eos_ids: Sequence[int],
-            on_step: Callable[[], None], copies: int, rows: int, shared: bool = False) -> list[list[int]]:
+            on_step: Callable[[], None], copies: int, shared: bool = False) -> list[list[int]]:
     generator = torch.Generator(device=model.device).manual_seed(int(seed))
     eos = torch.tensor(list(eos_ids) or [-1], dtype=torch.long)
-    out: list[list[int]] = [[] for _ in range(rows)]
+    out: list[list[int]] = [[] for _ in range(len(batch.rows) * copies)]
     device = model.device
     logits = model(input_ids=batch.ids.to(device), attention_mask=batch.mask[:, : batch.width].to(device),
                    position_ids=batch.prefill_positions().to(device), past_key_values=batch.cache, use_cache=True,

@@ -15,6 +15,8 @@ Used by :func:`int_exp.backends.decoding.decode` when ``copies > 1`` and the mod
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -52,10 +54,9 @@ class SharedPrefixLayer(DynamicLayer):
     def get_seq_length(self) -> int:
         return self.prefix_keys.shape[2] + self.generated
 
-    def select_prompts(self, prompts: Any) -> None:
-        """Keep only ``prompts`` (indices), with all their rows."""
-        rows = (prompts[:, None] * self.copies + torch.arange(self.copies)).reshape(-1).to(self.device)
-        prompts = prompts.to(self.device)
+    def select_prompts(self, prompts: Any, rows: Any) -> None:
+        """Keep only ``prompts`` (indices) and their ``rows`` (indices, all of each prompt's)."""
+        prompts, rows = prompts.to(self.device), rows.to(self.device)
         self.prefix_keys, self.prefix_values = self.prefix_keys[prompts], self.prefix_values[prompts]
         self.prefix_bias = self.prefix_bias[prompts]
         self.key_buffer, self.value_buffer = self.key_buffer[rows], self.value_buffer[rows]
@@ -96,9 +97,19 @@ def can_share(model: Any) -> bool:
     return getattr(model.config, "_attn_implementation", None) in BASES + (NAME,)
 
 
-def register() -> None:
+@contextlib.contextmanager
+def attending(model: Any) -> Iterator[None]:
+    """``model`` attends with :func:`shared_prefix_attention` while the block runs (its own
+    implementation serves the prefill), then gets its own back."""
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.masking_utils import sdpa_mask
 
     AttentionInterface.register(NAME, shared_prefix_attention)  # a dict entry: registering again is harmless
     AttentionMaskInterface.register(NAME, sdpa_mask)
+    base = model.config._attn_implementation
+    setattr(model.config, BASE, base)
+    model.set_attn_implementation(NAME)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(base)

@@ -7,9 +7,10 @@ registers itself in a folder every job of this user on this machine shares (:fun
 processes are ignored and removed) and, before each stage, sets its threads to ``cores // live jobs`` (at
 least 1), or to ``threads`` when that is set. Within a stage, :func:`rebalance` (called per
 decoding step and per training step, at most every few seconds) re-applies it, so a stage that
-began alone gives cores up when another job starts and takes them back when it ends. Jobs of a Hydra local launcher (joblib, submitit
-local) and separate shells all see each other, so their budgets shrink as jobs start and grow as
-they end. The grading pool sizes itself from the same budget (``$INT_EXP_THREADS``).
+began alone gives cores up when another job starts and takes them back when it ends; a job
+waiting on another's cache lock is not counted (:func:`waiting`). Jobs of a Hydra local
+launcher (joblib, submitit local) and separate shells all see each other. The grading pool
+sizes itself from the same budget (``$INT_EXP_THREADS``).
 """
 
 from __future__ import annotations

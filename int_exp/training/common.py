@@ -86,7 +86,6 @@ def with_feedback(trainer: Any, desc: str, log_fn: LogFn | None) -> Any:
                 self.bar = tqdm(total=state.max_steps, desc=desc, unit="step", dynamic_ncols=True)
 
         def on_step_end(self, args, state, control, **kwargs):
-            threads.rebalance()  # this job's share of the cores, if other jobs started or ended
             if self.bar is not None:
                 self.bar.update(state.global_step - self.bar.n)
 
@@ -101,9 +100,14 @@ def with_feedback(trainer: Any, desc: str, log_fn: LogFn | None) -> Any:
                 self.bar.close()
                 self.bar = None
 
+    class ThreadBudget(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            threads.rebalance()  # this job's share of the cores, if other jobs started or ended
+
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(ProgressBar())
+    trainer.add_callback(ThreadBudget())
     trainer.add_callback(log_callback(log_fn))
     return trainer
 
