@@ -126,6 +126,7 @@ def test_tiny_training_run_produces_a_loadable_model(tiny_sandbox_dir):
     assert card["loss_last"] < card["loss_first"] - 0.5, card
     assert card["arith"]["max_operand"] == 20 and card["config"]["train_steps"] == 30
     assert json.loads((tiny_sandbox_dir / CARD_NAME).read_text()) == card
+    assert card["precision"]["precision"] == ("bf16" if card["bf16"] else "fp32"), card["precision"]
     model = AutoModelForCausalLM.from_pretrained(str(tiny_sandbox_dir))
     tok = AutoTokenizer.from_pretrained(str(tiny_sandbox_dir))
     assert model.config.hidden_size // model.config.num_attention_heads >= 32

@@ -24,9 +24,10 @@ partial text (trailing blank lines included).
 
 Training (:func:`train_sandbox_model`): ``<|user|>problem<|end|><|assistant|>detailed
 solution<|end|>`` sequences, loss on the assistant part and its ``<|end|>``; AdamW with warmup
-and a cosine schedule, length-grouped batches, seeded, in plain PyTorch, with bf16 autocast where
-the hardware has native bf16 (``precision: auto``; 1.5x faster on AVX512-BF16 CPUs, same
-accuracy in our runs). The folder gets the model, the tokenizer and ``sandbox_card.json`` (size,
+and a cosine schedule, length-grouped batches, seeded, in plain PyTorch, in bf16 autocast or fp32,
+whichever a few timed passes find faster on the machine (``precision: auto``,
+:mod:`int_exp.models.precision`: bf16 1.5x faster on an AMD EPYC, 1.6x slower on an Intel Xeon,
+both with AVX512-BF16; same accuracy in our runs). The folder gets the model, the tokenizer and ``sandbox_card.json`` (size,
 steps, time, loss, and sampled accuracy by difficulty on held-out ``test`` problems through the
 ``hf`` backend).
 
@@ -47,7 +48,7 @@ layers instead of four (2000 steps): hard 0-2%, three quarters of the errors a m
 (two layers do not learn to find the i-th operation in the problem text). 1000 steps: hard 0%.
 Training on 1-5 operations only, so that hard problems are unseen lengths, gives 0% on hard even
 greedily: beyond the trained lengths the model cannot find the operations in the problem text.
-``learning_rate`` 6e-3 stalls. bf16 autocast is ~1.5x faster than fp32 on this CPU; padding
+``learning_rate`` 6e-3 stalls. Padding
 batches to multiples of 32 tokens keeps oneDNN from building kernels for every new shape (the
 process otherwise grows past 3 GB and slows down). Towards a 3-minute build (steps/s, profiles,
 and shorter recipes that leave hard problems at 0%): ``docs/results/sandbox-build/README.md``.
@@ -90,6 +91,7 @@ from int_exp.config import plain_dict
 from int_exp.domains.arith.generator import with_steps
 from int_exp.models.batching import length_batches
 from int_exp.models.hardware import resolve_device, thread_count, torch_threads
+from int_exp.models.precision import choose_bf16
 from int_exp.pipeline import threads
 
 log = logging.getLogger(__name__)
@@ -257,6 +259,7 @@ def _card(
         "threads": thread_count(cfg.num_threads),
         "device": device,
         "bf16": stats["bf16"],
+        "precision": stats["precision"],
     }
 
 
@@ -270,23 +273,6 @@ def _evaluate(cfg: Any, arith_cfg: Any, out_dir: Path, n_eval: int) -> tuple[dic
         seed=int(cfg.seed),
     )["summary"]
     return summary, round(time.perf_counter() - t_eval, 1)
-
-
-def _use_bf16(cfg: Any, device: str) -> bool:
-    """bf16 autocast for training: ``precision: auto`` takes it where the hardware has native
-    bf16 (CPUs with AVX512-BF16 or AMX, about 1.5x faster there; CUDA GPUs with bf16)."""
-    import torch
-
-    precision = str(cfg.precision)
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"model.sandbox.precision must be auto, fp32 or bf16, got {precision!r}")
-    if precision != "auto":
-        return precision == "bf16"
-    if device.startswith("cuda"):
-        return bool(torch.cuda.is_bf16_supported())
-    cpu = getattr(torch, "cpu", None)
-    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return any(bool(check()) for check in checks if check is not None)
 
 
 def _lr_lambda(steps: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
@@ -333,6 +319,13 @@ def _batch_tensors(batch: list[tuple[list[int], int]], pad_id: int) -> tuple[Any
     return input_ids, labels
 
 
+def _typical_batch(examples: list[tuple[list[int], int]], rows: int) -> list[tuple[list[int], int]]:
+    """``rows`` examples of the median length: the batch the precision is measured on."""
+    by_length = sorted(examples, key=lambda e: len(e[0]))
+    middle = max(0, len(by_length) // 2 - rows // 2)
+    return by_length[middle : middle + rows]
+
+
 def _train_step(model: Any, optimizer: Any, scheduler: Any, batch: tuple[Any, Any], device: str, bf16: bool) -> float:
     """One optimizer step on ``batch`` (input ids, labels); returns its loss."""
     import torch
@@ -363,10 +356,11 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     model.train()
     optimizer, scheduler = _optimizer(cfg, model)
     steps = int(cfg.train_steps)
-    bf16 = _use_bf16(cfg, device)
     rng = random.Random(f"int-exp/sandbox/{int(cfg.seed)}")
     lengths = [len(ids) for ids, _ in examples]
     pad_id = tokenizer.pad_token_id
+    typical = _batch_tensors(_typical_batch(examples, int(cfg.batch_size)), pad_id)
+    bf16, precision = choose_bf16(str(cfg.precision), device, model, typical)
     queue: list[list[int]] = []
     losses: list[float] = []
     tokens = 0
@@ -390,7 +384,7 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.bos_token_id = None
-    stats = {"losses": losses, "seconds": seconds, "tokens": tokens, "bf16": bf16,
+    stats = {"losses": losses, "seconds": seconds, "tokens": tokens, "bf16": bf16, "precision": precision,
              "parameters": sum(p.numel() for p in model.parameters())}
     return model, stats
 

@@ -46,8 +46,9 @@ class SandboxModelConfig:
     weight_decay: float = 0.01
     num_threads: int = 0  # 0: all cores (at most 8)
     device: str = "cpu"  # cpu | cuda | auto
-    # bf16 autocast in training: auto = where the hardware has native bf16 (AVX512-BF16/AMX CPUs,
-    # GPUs), about 1.5x faster on such CPUs; fp32 | bf16 force it.
+    # bf16 autocast in training: auto = measured on a CPU with native bf16 (a few timed passes
+    # each; faster on some such CPUs, slower on others: int_exp/models/precision.py), bf16 on a
+    # GPU that has it, else fp32; fp32 | bf16 force it.
     precision: str = "auto"
     eval_problems: int = 32  # held-out test problems per difficulty for the card (0: skip)
     eval_temperature: float = 0.8
