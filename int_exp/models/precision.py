@@ -18,7 +18,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRECISIONS", "choose_bf16", "has_native_bf16", "time_passes"]
+__all__ = ["PRECISIONS", "backward_loss", "choose_bf16", "has_native_bf16", "time_passes"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -35,6 +35,18 @@ def has_native_bf16(device: str) -> bool:
     return any(bool(check()) for check in checks if check is not None)
 
 
+def backward_loss(model: Any, batch: tuple[Any, Any], device: str, bf16: bool) -> Any:
+    """Forward ``batch`` (input ids, labels) through ``model``, in bf16 autocast if ``bf16``, and
+    back-propagate its loss; returns the loss. One training pass, timed or not."""
+    import torch
+
+    input_ids, labels = (t.to(device) for t in batch)
+    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+        loss = model(input_ids=input_ids, labels=labels).loss
+    loss.backward()
+    return loss
+
+
 def time_passes(model: Any, batch: tuple[Any, Any], device: str, bf16: bool, *, warmup: int = 2,
                 repeats: int = 3) -> float:
     """The fastest of ``repeats`` forward + backward passes of ``model`` on ``batch`` (input ids,
@@ -42,13 +54,11 @@ def time_passes(model: Any, batch: tuple[Any, Any], device: str, bf16: bool, *, 
     The gradients are dropped afterwards, so the model and its training are left as they were."""
     import torch
 
-    input_ids, labels = (t.to(device) for t in batch)
+    batch = tuple(t.to(device) for t in batch)
     best = float("inf")
     for i in range(warmup + repeats):
         t0 = time.perf_counter()
-        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-            loss = model(input_ids=input_ids, labels=labels).loss
-        loss.backward()
+        backward_loss(model, batch, device, bf16)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         if i >= warmup:

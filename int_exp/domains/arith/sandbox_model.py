@@ -24,12 +24,12 @@ partial text (trailing blank lines included).
 
 Training (:func:`train_sandbox_model`): ``<|user|>problem<|end|><|assistant|>detailed
 solution<|end|>`` sequences, loss on the assistant part and its ``<|end|>``; AdamW with warmup
-and a cosine schedule, length-grouped batches, seeded, in plain PyTorch, in bf16 autocast or fp32,
-whichever a few timed passes find faster on the machine (``precision: auto``,
+and a cosine schedule, length-grouped batches, seeded, in plain PyTorch, in bf16
+autocast or fp32, whichever a few timed passes find faster on the machine (``precision: auto``,
 :mod:`int_exp.models.precision`: bf16 1.5x faster on an AMD EPYC, 1.6x slower on an Intel Xeon,
-both with AVX512-BF16; same accuracy in our runs). The folder gets the model, the tokenizer and ``sandbox_card.json`` (size,
-steps, time, loss, and sampled accuracy by difficulty on held-out ``test`` problems through the
-``hf`` backend).
+both with AVX512-BF16; same accuracy in our runs). The folder gets the model, the tokenizer and
+``sandbox_card.json`` (size, steps, time, loss, precision, and sampled accuracy by difficulty on
+held-out ``test`` problems through the ``hf`` backend).
 
 Calibration (defaults of :class:`~int_exp.domains.arith.settings.SandboxModelConfig`, ``data.arith`` =
 :data:`SANDBOX_ARITH`, 2 CPU cores with AVX512-BF16, 2026-11-29): 1,063,168 parameters, 1800 steps
@@ -91,7 +91,7 @@ from int_exp.config import plain_dict
 from int_exp.domains.arith.generator import with_steps
 from int_exp.models.batching import length_batches
 from int_exp.models.hardware import resolve_device, thread_count, torch_threads
-from int_exp.models.precision import choose_bf16
+from int_exp.models.precision import backward_loss, choose_bf16
 from int_exp.pipeline import threads
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ def _card(
         "train_seconds": round(stats["seconds"], 1),
         "threads": thread_count(cfg.num_threads),
         "device": device,
-        "bf16": stats["bf16"],
+        "bf16": stats["precision"]["precision"] == "bf16",
         "precision": stats["precision"],
     }
 
@@ -330,10 +330,7 @@ def _train_step(model: Any, optimizer: Any, scheduler: Any, batch: tuple[Any, An
     """One optimizer step on ``batch`` (input ids, labels); returns its loss."""
     import torch
 
-    input_ids, labels = batch
-    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-        loss = model(input_ids=input_ids.to(device), labels=labels.to(device)).loss
-    loss.backward()
+    loss = backward_loss(model, batch, device, bf16)
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
     scheduler.step()
@@ -384,7 +381,7 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.bos_token_id = None
-    stats = {"losses": losses, "seconds": seconds, "tokens": tokens, "bf16": bf16, "precision": precision,
+    stats = {"losses": losses, "seconds": seconds, "tokens": tokens, "precision": precision,
              "parameters": sum(p.numel() for p in model.parameters())}
     return model, stats
 
