@@ -125,6 +125,7 @@ def test_tiny_training_run_produces_a_loadable_model(tiny_sandbox_dir):
     assert card["train_steps"] == 30 and card["parameters"] > 0
     assert card["loss_last"] < card["loss_first"] - 0.5, card
     assert card["arith"]["max_operand"] == 20 and card["config"]["train_steps"] == 30
+    assert card["config"]["optimizer"] == "muon"
     assert json.loads((tiny_sandbox_dir / CARD_NAME).read_text()) == card
     assert card["precision"]["precision"] == ("bf16" if card["bf16"] else "fp32"), card["precision"]
     model = AutoModelForCausalLM.from_pretrained(str(tiny_sandbox_dir))
@@ -161,6 +162,40 @@ def test_hf_backend_generates_and_continues(tiny_sandbox_dir):
 def test_rejects_small_heads(tmp_path):
     bad = dataclasses.replace(TINY, hidden_size=48, num_heads=2)
     with pytest.raises(ValueError, match="head_dim"):
+        train_sandbox_model(bad, ArithConfig(), tmp_path)
+
+
+@pytest.mark.parametrize("name", ["muon", "adamw"])
+def test_optimizers_cover_every_parameter_once(tokenizer_dir, name):
+    """Muon takes the attention and MLP matrices; AdamW the tied embedding and the norms (or all)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from int_exp.domains.arith.sandbox_model import _optimizers
+    from int_exp.models import small_llama_config
+
+    cfg = dataclasses.replace(TINY, optimizer=name, num_layers=2)
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    model = LlamaForCausalLM(small_llama_config(tok, cfg, num_kv_heads=cfg.num_heads, bos_token_id=None))
+    pairs = _optimizers(cfg, model)
+    owner = {id(p): type(opt).__name__ for opt, _ in pairs for g in opt.param_groups for p in g["params"]}
+    assert len(owner) == sum(len(g["params"]) for opt, _ in pairs for g in opt.param_groups)  # no parameter twice
+    by_name = {n: owner[id(p)] for n, p in model.named_parameters()}
+    assert len(by_name) == len(owner)  # and none left out
+    if name == "adamw":
+        assert set(by_name.values()) == {"AdamW"}
+    else:
+        assert by_name["model.embed_tokens.weight"] == "AdamW" and by_name["model.norm.weight"] == "AdamW"
+        assert by_name["model.layers.1.self_attn.q_proj.weight"] == "BatchedMuon"
+        assert by_name["model.layers.0.mlp.down_proj.weight"] == "BatchedMuon"
+        muon = next(opt for opt, _ in pairs if isinstance(opt, torch.optim.Muon))
+        assert muon.param_groups[0]["lr"] == pytest.approx(cfg.muon_learning_rate / cfg.warmup_steps)  # warmup step 0
+    assert all(s.get_last_lr()[0] < opt.defaults["lr"] for opt, s in pairs)
+
+
+def test_unknown_optimizer_names_itself(tmp_path):
+    bad = dataclasses.replace(TINY, optimizer="sgd")
+    with pytest.raises(ValueError, match="model.sandbox.optimizer: 'sgd' is not one of muon, adamw"):
         train_sandbox_model(bad, ArithConfig(), tmp_path)
 
 

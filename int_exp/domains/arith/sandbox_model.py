@@ -91,6 +91,7 @@ from int_exp.config import plain_dict
 from int_exp.domains.arith.generator import with_steps
 from int_exp.models.batching import length_batches
 from int_exp.models.hardware import resolve_device, thread_count, torch_threads
+from int_exp.models.muon import BatchedMuon
 from int_exp.models.precision import backward_loss, choose_bf16
 from int_exp.pipeline import threads
 
@@ -287,21 +288,40 @@ def _lr_lambda(steps: int, warmup: int, min_ratio: float) -> Callable[[int], flo
     return lr_at
 
 
-def _optimizer(cfg: Any, model: Any) -> tuple[Any, Any]:
-    """AdamW (no weight decay on 1-d parameters, the norms) and its warmup + cosine schedule."""
+OPTIMIZERS = ("muon", "adamw")
+
+
+def _optimizers(cfg: Any, model: Any) -> list[tuple[Any, Any]]:
+    """The optimizers and their warmup + cosine schedules, as ``(optimizer, scheduler)`` pairs.
+
+    ``muon``: Muon on the hidden weight matrices (attention and MLP) and AdamW on the rest (the
+    tied embedding and the norms): it reaches the 1800-step AdamW model's accuracy in about 700
+    steps (docs/results/sandbox-build/README.md). ``adamw``: AdamW on everything. AdamW never
+    decays 1-d parameters (the norms).
+    """
     import torch
 
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
+    name = str(cfg.optimizer)
+    if name not in OPTIMIZERS:
+        raise ValueError(f"model.sandbox.optimizer: {name!r} is not one of {', '.join(OPTIMIZERS)}")
+    matrices, rest = [], []
+    for param_name, param in model.named_parameters():
+        hidden_matrix = param.dim() == 2 and "embed" not in param_name and "lm_head" not in param_name
+        (matrices if name == "muon" and hidden_matrix else rest).append(param)
+    decay = [p for p in rest if p.dim() >= 2]
+    no_decay = [p for p in rest if p.dim() < 2]
+    optimizers = [torch.optim.AdamW(
         [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
         lr=float(cfg.learning_rate),
         betas=(0.9, 0.98),
-    )
+    )]
+    if matrices:
+        optimizers.append(BatchedMuon(matrices, lr=float(cfg.muon_learning_rate),
+                                      weight_decay=float(cfg.weight_decay), momentum=0.95))
     steps = int(cfg.train_steps)
     warmup = max(1, min(int(cfg.warmup_steps), steps // 10))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps, warmup, float(cfg.min_lr_ratio)))
-    return optimizer, scheduler
+    lr_at = _lr_lambda(steps, warmup, float(cfg.min_lr_ratio))
+    return [(opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_at)) for opt in optimizers]
 
 
 def _batch_tensors(batch: list[tuple[list[int], int]], pad_id: int) -> tuple[Any, Any]:
@@ -326,15 +346,17 @@ def _typical_batch(examples: list[tuple[list[int], int]], rows: int) -> list[tup
     return by_length[middle : middle + rows]
 
 
-def _train_step(model: Any, optimizer: Any, scheduler: Any, batch: tuple[Any, Any], device: str, bf16: bool) -> float:
-    """One optimizer step on ``batch`` (input ids, labels); returns its loss."""
+def _train_step(model: Any, optimizers: list[tuple[Any, Any]], batch: tuple[Any, Any], device: str,
+                bf16: bool) -> float:
+    """One step of every optimizer on ``batch`` (input ids, labels); returns its loss."""
     import torch
 
     loss = backward_loss(model, batch, device, bf16)
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
+    for optimizer, scheduler in optimizers:
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
     return float(loss.detach())
 
 
@@ -351,7 +373,7 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     config = small_llama_config(tokenizer, cfg, num_kv_heads=cfg.num_heads, bos_token_id=None)
     model = LlamaForCausalLM(config).to(device)
     model.train()
-    optimizer, scheduler = _optimizer(cfg, model)
+    optimizers = _optimizers(cfg, model)
     steps = int(cfg.train_steps)
     rng = random.Random(f"int-exp/sandbox/{int(cfg.seed)}")
     lengths = [len(ids) for ids, _ in examples]
@@ -367,7 +389,7 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
         if not queue:
             queue = length_batches(lengths, int(cfg.batch_size), rng=rng)
         batch = [examples[i] for i in queue.pop()]
-        losses.append(_train_step(model, optimizer, scheduler, _batch_tensors(batch, pad_id), device, bf16))
+        losses.append(_train_step(model, optimizers, _batch_tensors(batch, pad_id), device, bf16))
         tokens += sum(len(ids) for ids, _ in batch)
         if step % 10 == 0 or step == steps - 1:
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
