@@ -4,6 +4,7 @@
     python benchmarks/pipeline_wall_time.py --model-cached    # the same, sandbox model copied in
     python benchmarks/pipeline_wall_time.py --sweep           # the six-variant sweep, model copied in
     python benchmarks/pipeline_wall_time.py --sweep --empty-cache   # the sweep, building the model too
+    ... --keep runs/wall                                      # keep the work folder (metrics in runs/wall/mlflow.db)
 
 Each command runs in a fresh work folder (cache, MLflow store, Hydra output), so nothing is reused
 but what ``--model-cached`` copies: the sandbox model from ``.cache/int-exp`` (build it once with
@@ -64,9 +65,13 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="the six-variant sandbox sweep (model cached)")
     parser.add_argument("--empty-cache", action="store_true", help="with --sweep: build the sandbox model too")
     parser.add_argument("--log", type=Path, help="write the command's whole output here")
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (its MLflow store has the metrics)")
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists():
+        sys.exit(f"--keep {args.keep}: the folder exists; give a new one")
     with tempfile.TemporaryDirectory(prefix="int-exp-wall-") as folder:
-        work = Path(folder)
+        work = args.keep.resolve() if args.keep is not None else Path(folder)
+        work.mkdir(parents=True, exist_ok=True)
         cached = args.model_cached or (args.sweep and not args.empty_cache)
         if cached:
             copy_sandbox_model(work / "cache")

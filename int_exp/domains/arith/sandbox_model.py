@@ -23,8 +23,10 @@ cuts the rendering right after the final assistant content, so the prompt ends e
 partial text (trailing blank lines included).
 
 Training (:func:`train_sandbox_model`): ``<|user|>problem<|end|><|assistant|>detailed
-solution<|end|>`` sequences, loss on the assistant part and its ``<|end|>``; AdamW with warmup
-and a cosine schedule, length-grouped batches, seeded, in plain PyTorch, in bf16
+solution<|end|>`` sequences, loss on the assistant part and its ``<|end|>``; Muon
+(:mod:`int_exp.models.muon`) on the attention and MLP matrices and AdamW on the tied embedding and
+the norms (``optimizer: adamw``, AdamW alone, needs about 2.5x the steps), warmup and a cosine
+schedule, length-grouped batches, seeded, in plain PyTorch, in bf16
 autocast or fp32, whichever a few timed passes find faster on the machine (``precision: auto``,
 :mod:`int_exp.models.precision`: bf16 1.5x faster on an AMD EPYC, 1.6x slower on an Intel Xeon,
 both with AVX512-BF16; same accuracy in our runs). The folder gets the model, the tokenizer and

@@ -38,13 +38,13 @@ class SandboxModelConfig:
     train_problems: int = 20000
     train_min_ops: int = 1
     train_max_ops: int = 8  # 5 (hard unseen) leaves hard at 0%: see int_exp/domains/arith/sandbox_model.py
-    train_steps: int = 700
+    train_steps: int = 600
     batch_size: int = 16
     # muon: Muon on the hidden weight matrices, AdamW (learning_rate) on the embedding and norms;
     # adamw: AdamW on everything (needs ~2.5x the steps: docs/results/sandbox-build/README.md)
     optimizer: str = "muon"
     learning_rate: float = 3e-3  # AdamW's
-    muon_learning_rate: float = 0.02
+    muon_learning_rate: float = 0.01
     warmup_steps: int = 50
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.01
