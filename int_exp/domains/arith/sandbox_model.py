@@ -34,16 +34,22 @@ both with AVX512-BF16; same accuracy in our runs). The folder gets the model, th
 held-out ``test`` problems through the ``hf`` backend).
 
 Calibration (defaults of :class:`~int_exp.domains.arith.settings.SandboxModelConfig`, ``data.arith`` =
-:data:`SANDBOX_ARITH`, 2 CPU cores with AVX512-BF16, 2026-11-29): 1,063,168 parameters, 1800 steps
-x 16 sequences (1.4 epochs of 20,000 problems, 6.3M tokens) in 532 s of training (3.4 steps/s,
-bf16 autocast; 550 s with the card), loss 2.43 -> 0.006. Sampled accuracy at temperature 0.8 on
-held-out ``test`` problems: easy 94%, medium 72%, hard 44% (the card, 32 problems per band);
-on the 96 hard problems of the earlier ``experiment=sandbox`` (6-8 operations) pass@1 52% and pass@8 81%.
-Failures are a correct prefix and a first wrong step, all diagnosable by the oracle (the first
-error falls on average 70% of the way into the attempt on hard problems).
-``python benchmarks/sandbox_calibration.py`` reproduces these figures.
+:data:`SANDBOX_ARITH`, 2 CPU cores, Intel Xeon with AMX, 2026-12-02): 1,063,168 parameters, 600
+steps x 16 sequences of Muon (0.48 epochs of 20,000 problems) in 141 s of training (bf16
+autocast; **156 s** with the card), loss 2.72 -> 0.021. Sampled accuracy at temperature 0.8 on
+held-out ``test`` problems (48 per band x 4 samples): easy 78%, medium 52%, hard 24% (pass@4 52%);
+8 operations 15%. Failures are a correct prefix and a first wrong step (94-96% arithmetic slips),
+all diagnosable by the oracle. ``python benchmarks/sandbox_calibration.py`` reproduces these
+figures; the probes that chose the recipe are in ``docs/results/sandbox-build/README.md``.
 
-What did not work, for the record (same budget, 2 cores): wider operands (up to 30, multipliers
+The earlier default, ``optimizer: adamw`` with ``train_steps: 1800`` (2026-11-29, AMD EPYC with
+AVX512-BF16): 1.4 epochs, 6.3M tokens, 532 s of training (550 s with the card), loss 2.43 -> 0.006;
+easy 94%, medium 72%, hard 44% (the card, 32 problems per band); on the 96 hard problems of the
+earlier ``experiment=sandbox`` (6-8 operations) pass@1 52% and pass@8 81%, the first error on
+average 70% of the way into a hard attempt. The README's 7-variant x 3-seed table and the
+figures under "The paper's regime" below were measured with that model.
+
+What did not work, for the record (AdamW, the 1800-step budget, 2 cores): wider operands (up to 30, multipliers
 up to 5, values up to 999): 1400 steps reach easy 66% / medium 27% / hard 5.5%, 94% of the
 failures arithmetic slips; ArithConfig's defaults (99 / 9 / 9999) give ~0% even on easy. Two
 layers instead of four (2000 steps): hard 0-2%, three quarters of the errors a misread operation
@@ -297,8 +303,8 @@ def _optimizers(cfg: Any, model: Any) -> list[tuple[Any, Any]]:
     """The optimizers and their warmup + cosine schedules, as ``(optimizer, scheduler)`` pairs.
 
     ``muon``: Muon on the hidden weight matrices (attention and MLP) and AdamW on the rest (the
-    tied embedding and the norms): it reaches the 1800-step AdamW model's accuracy in about 700
-    steps (docs/results/sandbox-build/README.md). ``adamw``: AdamW on everything. AdamW never
+    tied embedding and the norms): 600 steps come near 1500 AdamW steps, and 1000 beat 1800
+    (docs/results/sandbox-build/README.md). ``adamw``: AdamW on everything. AdamW never
     decays 1-d parameters (the norms).
     """
     import torch
