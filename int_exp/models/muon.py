@@ -4,16 +4,16 @@
 matrices of three shapes, so its optimizer step is ~450 small matmuls: 29 ms on 2 CPU cores, a
 seventh of a training step. Stacking the matrices of each shape makes it a few batched matmuls.
 The update is torch's (EMA momentum, Nesterov, the same coefficients, bf16 iterations, Keller
-Jordan's ``sqrt(max(1, rows / cols))`` learning-rate scale); ``tests/test_muon.py`` checks that
+Jordan's ``sqrt(max(1, rows / cols))`` learning-rate scale, or torch's other ``adjust_lr_fn``); ``tests/test_muon.py`` checks that
 the two optimizers agree.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 import torch
+from torch.optim._muon import _adjust_lr  # torch pinned (2.13): its private learning-rate scale
 
 __all__ = ["BatchedMuon"]
 
@@ -43,29 +43,24 @@ class BatchedMuon(torch.optim.Muon):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            by_shape: dict[torch.Size, list[torch.Tensor]] = defaultdict(list)
-            for param in group["params"]:
-                if param.grad is not None:
-                    by_shape[param.shape].append(param)
-            for shape, params in by_shape.items():
-                self._update(group, shape, params)
+            params, grads, bufs = [], [], []
+            self._init_group(group, params, grads, bufs)  # torch's: parameters with a gradient, their buffers
+            by_shape: dict[torch.Size, list[int]] = defaultdict(list)
+            for i, param in enumerate(params):
+                by_shape[param.shape].append(i)
+            for shape, rows in by_shape.items():
+                self._update(group, shape, [params[i] for i in rows], [grads[i] for i in rows], [bufs[i] for i in rows])
         return loss
 
-    def _update(self, group: dict, shape: torch.Size, params: list[torch.Tensor]) -> None:
+    @staticmethod
+    def _update(group: dict, shape: torch.Size, params: list[torch.Tensor], grads: list[torch.Tensor],
+                bufs: list[torch.Tensor]) -> None:
         """Momentum, orthogonalized update and decoupled weight decay for ``params``, all of ``shape``."""
-        grads = [p.grad for p in params]
-        bufs = []
-        for p in params:
-            if "momentum_buffer" not in self.state[p]:
-                self.state[p]["momentum_buffer"] = torch.zeros_like(p)
-            bufs.append(self.state[p]["momentum_buffer"])
         momentum = group["momentum"]
         torch._foreach_lerp_(bufs, grads, 1 - momentum)
         updates = torch.stack([g.lerp(b, momentum) for g, b in zip(grads, bufs)] if group["nesterov"] else bufs)
         updates = orthogonalize(updates, group["ns_coefficients"], group["ns_steps"], group["eps"])
         lr = float(group["lr"])
-        if group["adjust_lr_fn"] not in (None, "original"):
-            raise ValueError(f"BatchedMuon: adjust_lr_fn {group['adjust_lr_fn']!r}: only the original scale")
-        scaled_lr = lr * math.sqrt(max(1, shape[0] / shape[1]))
+        scaled_lr = _adjust_lr(lr, group["adjust_lr_fn"], shape)  # torch's rows/cols scale
         torch._foreach_mul_(params, 1 - lr * group["weight_decay"])
         torch._foreach_add_(params, list(updates.to(params[0].dtype).unbind(0)), alpha=-scaled_lr)

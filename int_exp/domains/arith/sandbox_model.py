@@ -99,7 +99,6 @@ from int_exp.config import plain_dict
 from int_exp.domains.arith.generator import with_steps
 from int_exp.models.batching import length_batches
 from int_exp.models.hardware import resolve_device, thread_count, torch_threads
-from int_exp.models.muon import BatchedMuon
 from int_exp.models.precision import backward_loss, choose_bf16
 from int_exp.pipeline import threads
 
@@ -308,6 +307,8 @@ def _optimizers(cfg: Any, model: Any) -> list[tuple[Any, Any]]:
     decays 1-d parameters (the norms).
     """
     import torch
+
+    from int_exp.models.muon import BatchedMuon  # imports torch: only when training
 
     name = str(cfg.optimizer)
     if name not in OPTIMIZERS:
