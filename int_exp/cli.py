@@ -59,8 +59,21 @@ def hydra_info() -> dict[str, Any]:
     }
 
 
+def replicate_keys(cfg: DictConfig) -> list[str]:
+    """The seeds a comparison pools and pairs over: the run's ``seed`` and, for a builtin model
+    built from a seed (the sandbox), that seed: another base model of the same recipe."""
+    from int_exp.models import is_builtin
+    from int_exp.stages.model import builtin
+
+    keys = ["seed"]
+    if is_builtin(str(cfg.model.name_or_path)) and (key := builtin(str(cfg.model.name_or_path)).seed_key):
+        keys.append(key)
+    return keys
+
+
 def comparison_group(cfg: DictConfig) -> str:
-    """Runs comparable in one table share the base model and every evaluation setting."""
+    """Runs comparable in one table share the base model's recipe and every evaluation setting
+    (not the replicate seeds: :func:`replicate_keys`)."""
     from int_exp.domains import all_domains
 
     domain_sections = [path for domain in all_domains() for path in domain.settings]  # data.arith, model.sandbox
@@ -68,6 +81,10 @@ def comparison_group(cfg: DictConfig) -> str:
             "data.prompt_template", "eval", "sampling.top_p", "sampling.top_k", *domain_sections]
     subset = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
               for k in keys for v in [OmegaConf.select(cfg, k)]}
+    for key in replicate_keys(cfg)[1:]:  # model.sandbox.seed: drop "seed" from the model.sandbox section
+        section, _, leaf = key.rpartition(".")
+        if isinstance(subset.get(section), dict):
+            subset[section].pop(leaf, None)
     return hashlib.sha256(json.dumps(subset, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -105,7 +122,10 @@ def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
         "experiment_config": str(choices.get("experiment") or "none"),
         "comparison_group": comparison_group(cfg),
         "stages": ",".join(cfg.stages),
-        "seed": str(cfg.seed),  # the report pools a variant's seeds and pairs variants by seed
+        "seed": str(cfg.seed),
+        # The report pools a variant's replicates and pairs variants by them: "seed=0" or, on the
+        # sandbox, "model.sandbox.seed=1 seed=0" (another base model is another replicate).
+        "replicate": " ".join(f"{key}={OmegaConf.select(cfg, key)}" for key in sorted(replicate_keys(cfg))),
     }
     if info.get("job_num") is not None:
         tags["job_num"] = str(info["job_num"])

@@ -23,6 +23,10 @@ class BuiltinModel:
     reads: Callable[[Any], list[str]]
     build: Callable[[Any, Path], None]  # (the job's config, output folder)
     description: str = ""
+    # The config key of the seed its build draws from (``model.sandbox.seed``), or None: a
+    # replicate axis like the run's ``seed``, which the report pools and pairs rather than
+    # splitting rows or comparison groups by it.
+    seed_key: str | None = None
 
 
 @runtime_checkable

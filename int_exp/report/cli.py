@@ -50,8 +50,8 @@ def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = N
         seeds = sorted({s for row in comparison.seeds.values() for s in row})
         sections.append(
             f"## Base model `{comparison.model}`, eval on `{comparison.eval_data}` (comparison group "
-            f"{comparison.group}; seeds {', '.join(seeds)})\n\n{to_markdown(comparison.text)}\n")
-    legend = ("pass@k and coverage in % with 95% bootstrap intervals over problems (and seeds); `vs` "
+            f"{comparison.group}; replicates {', '.join(seeds)})\n\n{to_markdown(comparison.text)}\n")
+    legend = ("pass@k and coverage in % with 95% bootstrap intervals over problems (and replicates: run seeds and base-model seeds); `vs` "
               "columns: paired differences in percentage points, `*` where the interval excludes 0.\n")
     text = "# Variant comparison\n\n" + legend + "\n" + "\n".join(sections)
     report = out_dir / "report.md"

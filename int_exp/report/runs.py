@@ -30,10 +30,19 @@ class JobRun:
     per_problem: pd.DataFrame | None = None  # dataset, problem_id, n, correct
 
 
+def replicate_of(tags: dict[str, str], params: dict[str, str]) -> str:
+    """The run's replicate (``seed=0``, ``model.sandbox.seed=1 seed=0``): what the report pools
+    within a row and pairs across rows. Runs logged before the tag existed: their seed."""
+    return tags.get("replicate") or f"seed={tags.get('seed', params.get('seed', '0'))}"
+
+
 def row_label(tags: dict[str, str], params: dict[str, str]) -> str:
-    """The variant, plus any other override that tells two runs of one variant apart."""
+    """The variant, plus any other override that tells two runs of one variant apart (neither
+    the replicate seeds nor the settings of :data:`NOT_A_ROW`)."""
     overrides = params.get("overrides", "")
-    extra = [o for o in overrides.split() if o != "(none)" and not o.lstrip("+~").startswith(NOT_A_ROW)]
+    replicates = tuple(f"{part.split('=', 1)[0]}=" for part in replicate_of(tags, params).split())
+    extra = [o for o in overrides.split()
+             if o != "(none)" and not o.lstrip("+~").startswith(NOT_A_ROW + replicates)]
     return tags["variant"] + (f" [{' '.join(sorted(extra))}]" if extra else "")
 
 
@@ -64,7 +73,7 @@ def job_runs(client, experiment_id: str, parent_run_id: str | None = None) -> li
         if "stage" in tags or not any(PASS_AT.match(k) for k in run.data.metrics):
             continue
         label, group = row_label(tags, params), tags.get("comparison_group", "?")
-        seed = tags.get("seed", params.get("seed", "0"))
+        seed = replicate_of(tags, params)
         if (group, label, seed) in seen:
             continue
         seen.add((group, label, seed))

@@ -79,6 +79,17 @@ def rendered_prompts(*tables: pd.DataFrame) -> str:
     return ""
 
 
+def oracle_shares(kept: pd.DataFrame, dropped: pd.DataFrame) -> dict[str, float]:
+    """Where an oracle judged the interventions (``oracle_right``): the share of the oracle's
+    interventions among those kept and those filtered out (what the filter removes)."""
+    metrics = {}
+    for name, table in (("kept", kept), ("filtered_out", dropped)):
+        judged = table["oracle_right"].dropna() if "oracle_right" in table else []
+        if len(judged):
+            metrics[f"proposer/right_{name}_by_filter"] = float(judged.astype(bool).mean())
+    return metrics
+
+
 def run(ctx: StageContext) -> StageOutput:
     icfg = ctx.cfg.intervention
     parsed = ctx.inputs["parsed"]
@@ -88,7 +99,7 @@ def run(ctx: StageContext) -> StageOutput:
         kept, dropped = parsed.table(), pd.DataFrame()
     report = ctx.out_dir / "sample_interventions.md"
     report.write_text(sample_report(kept, dropped, parsed.table("rejected"), icfg.samples_in_report))
-    metrics = {"funnel/kept": len(kept), "funnel/filtered_out": len(dropped)}
+    metrics = {"funnel/kept": len(kept), "funnel/filtered_out": len(dropped), **oracle_shares(kept, dropped)}
     if len(kept) == 0:
         ctx.log.warning("no intervention kept (filtered out: %d)", len(dropped))
     return StageOutput(tables={"main": kept}, metrics=metrics, files=[report.name])

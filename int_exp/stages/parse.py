@@ -6,7 +6,11 @@ drops those that do not parse (counted by reason, never fatal), those whose cont
 models echo its format example) and those that leak the final answer, then keeps
 ``intervention.per_attempt`` per (problem, incorrect attempt). Output: the failure columns plus
 ``intervention`` {content, location}, ``intervention_guided_attempt``, ``proposer_prompt``,
-``proposer_output``; a ``rejected`` table keeps every dropped proposal with its reason.
+``proposer_output`` and ``oracle_right`` (whether the domain's exact step checker would have
+proposed the same step and content; None without an oracle); a ``rejected`` table keeps every
+dropped proposal with its reason. Where the domain has an oracle, the proposer's accuracy
+against it is logged (``proposer/parsed``, ``empty``, ``right_location``, ``right_content``,
+``right``, ``leaked``, and ``right_kept`` after de-duplication).
 """
 
 from __future__ import annotations
@@ -32,6 +36,28 @@ def why_unusable(content: str, answer: str, templates: str, source: str) -> str 
     return None
 
 
+def judged_against_oracle(proposals: list[dict]) -> tuple[list[bool | None], dict[str, float]]:
+    """Whether each proposal is the oracle's intervention (None where the problem's domain has no
+    oracle), and the proposer's accuracy (``proposer/*``: shares of the proposals judged that
+    parse, are empty, name the oracle's step, its content, both)."""
+    from int_exp.domains import domain_of
+    from int_exp.interventions.judging import judge_proposal, summarize
+
+    right, judgements = [], []
+    for row in proposals:
+        oracle = domain_of(str(row["source"])).oracle()
+        if oracle is None:
+            right.append(None)
+            continue
+        n_steps = len(split_steps(row["incorrect_attempt"]))
+        judgement = judge_proposal(row["proposer_output"], oracle(row, row["incorrect_attempt"]), n_steps)
+        judgements.append(judgement)
+        right.append(judgement.right)
+    if not judgements:
+        return right, {}
+    return right, {f"proposer/{name}": value for name, value in summarize(judgements).items() if name != "proposals"}
+
+
 def run(ctx: StageContext) -> StageOutput:
     from int_exp.interventions import dedupe_interventions, guided_attempt
     from int_exp.interventions.parsing import LOCATION_KINDS, parse_intervention_detailed
@@ -39,6 +65,9 @@ def run(ctx: StageContext) -> StageOutput:
     table = ctx.inputs["proposals"].table()
     templates = "\n".join(str(text) for text in ctx.cfg.intervention.prompt.values() if text)
     proposals = table.to_dict("records")
+    right, accuracy = judged_against_oracle(proposals)
+    for row, is_right in zip(proposals, right):
+        row["oracle_right"] = is_right
     # unparseable: no intervention could be read; dropped: read, but not usable.
     parsed, rejected, unparseable, dropped = [], [], Counter(), Counter({"copied_prompt": 0, "leaked": 0})
     locations = Counter({kind: 0 for kind in LOCATION_KINDS})  # how the parsed locations were spelt
@@ -67,20 +96,24 @@ def run(ctx: StageContext) -> StageOutput:
         "funnel/deduplicated": len(kept),
         **{f"funnel/unparseable_{kind}": n for kind, n in unparseable.items()},
         **{f"funnel/location_{kind}": n for kind, n in locations.items()},
+        **accuracy,
     }
+    if accuracy and proposals:
+        metrics["proposer/leaked"] = dropped["leaked"] / len(proposals)
+        metrics["proposer/right_kept"] = sum(bool(row["oracle_right"]) for row in kept) / max(1, len(kept))
     if proposals and not kept:
         ctx.log.warning("no intervention survived parsing: unparseable %s, dropped %s", dict(unparseable), dict(dropped))
     rejected_table = pd.DataFrame(rejected)
     if "intervention" in rejected_table:  # parquet needs one type per column
         rejected_table["intervention"] = rejected_table["intervention"].map(lambda v: v if isinstance(v, dict) else None)
-    columns = list(table.columns) + ["intervention", "intervention_guided_attempt"]
+    columns = list(table.columns) + ["oracle_right", "intervention", "intervention_guided_attempt"]
     return StageOutput(tables={"main": pd.DataFrame(kept, columns=columns), "rejected": rejected_table},
                        metrics=metrics)
 
 
 STAGE = Stage(
     name="parse",
-    version="3",  # 3: the final block only, locations by kind, every line of an intervention a step
+    version="4",  # 4: oracle_right and the proposer's accuracy where the domain has an oracle
     reads=["intervention.per_attempt", "intervention.prompt"],
     inputs={"proposals": "propose"},
     run=run,

@@ -54,7 +54,8 @@ def _build_sandbox(cfg: Any, out_dir: Path) -> None:
 
 
 SANDBOX = BuiltinModel("sandbox", reads=_sandbox_reads, build=_build_sandbox,
-                       description="a small transformer trained from scratch on arith")
+                       description="a small transformer trained from scratch on arith",
+                       seed_key="model.sandbox.seed")
 
 DOMAIN = SimpleDomain(
     name="arith",

@@ -13,9 +13,10 @@ from typing import Any
 
 from int_exp.backends.base import SamplingParams
 from int_exp.domains.arith.generator import with_steps
+from int_exp.domains.arith.problem import format_value
 from int_exp.models.hardware import thread_count, torch_threads
 
-__all__ = ["EVAL_BANDS", "evaluate_sandbox", "sample_solutions"]
+__all__ = ["EVAL_BANDS", "evaluate_sandbox", "evaluate_verification", "sample_solutions"]
 
 # Difficulty bands used for the card and the calibration: operations per problem (arith.difficulty).
 EVAL_BANDS = {"easy": (1, 3), "medium": (4, 5), "hard": (6, 8)}
@@ -69,6 +70,64 @@ def evaluate_sandbox(
     rows = [_grade_sample(band, p, text) for (band, p), samples in zip(problems, outputs) for text in samples]
     summary = {band: _band_summary(bands[band], [r for r in rows if r["band"] == band]) for band in bands}
     return {"summary": summary, "rows": rows}
+
+
+def evaluate_verification(
+    model_dir: str | Path,
+    arith_cfg: Any,
+    prompt: Mapping[str, Any],
+    *,
+    n_problems: int = 32,
+    n_samples: int = 1,
+    temperature: float = 0.8,
+    proposer_temperature: float = 0.7,
+    seed: int = 0,
+    bands: Mapping[str, tuple[int, int]] | None = None,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """The asymmetry, by difficulty: how often the model solves held-out problems (attempts as
+    :func:`evaluate_sandbox` samples them) against how often, shown the reference, it finds and
+    fixes the first error of its own failed attempts, judged against the oracle.
+
+    The proposer runs as the ``propose`` stage does: turn 1 (solve with the reference, sampled)
+    then turn 2 (verify the numbered attempt), one sample each, at ``proposer_temperature`` with
+    top-p 0.8 and top-k 20 (``intervention.sampling``'s defaults). Per band: ``solve_rate``, and
+    over the failures the shares ``parsed``, ``empty``, ``right_location``, ``right_content``,
+    ``right`` (:mod:`int_exp.interventions.judging`) and ``leaked``.
+    """
+    from int_exp.domains import domain_of
+    from int_exp.domains.arith.oracle import oracle_intervention
+    from int_exp.domains.arith.problem import parse_problem
+    from int_exp.interventions import leaks_answer, parse_intervention, proposer_turn1, proposer_turn2
+    from int_exp.interventions.judging import judge_proposal, summarize
+    from int_exp.interventions.steps import split_steps
+
+    solved = evaluate_sandbox(model_dir, arith_cfg, n_problems=n_problems, n_samples=n_samples,
+                              temperature=temperature, seed=seed, bands=bands, batch_size=batch_size)
+    failures = [r for r in solved["rows"] if not r["correct"]]
+    problems = [parse_problem(r["problem"]) for r in failures]
+    params = SamplingParams(n=1, temperature=proposer_temperature, top_p=0.8, top_k=20, max_tokens=320, seed=seed)
+    turn1 = [proposer_turn1(p.text, p.terse(), prompt) for p in problems]
+    with torch_threads(thread_count()):
+        answers = sample_solutions(model_dir, turn1, params, batch_size=batch_size)
+        turn2 = [proposer_turn2(chat, (answer or [""])[0], r["attempt"], format_value(p.answer), prompt)[0]
+                 for chat, answer, r, p in zip(turn1, answers, failures, problems)]
+        outputs = sample_solutions(model_dir, turn2, params, batch_size=batch_size)
+    equivalent = domain_of("arith").answers_equivalent
+    for r, p, out in zip(failures, problems, outputs):
+        text = (out or [""])[0]
+        n_steps = len(split_steps(r["attempt"]))
+        r["proposal"] = text
+        r["judgement"] = judge_proposal(text, oracle_intervention(p, r["attempt"]), n_steps)
+        got = parse_intervention(text, n_steps)
+        r["leaked"] = got is not None and leaks_answer(got["content"], format_value(p.answer), equivalent)
+    summary = {}
+    for band, band_summary in solved["summary"].items():
+        rows = [r for r in failures if r["band"] == band]
+        judged = summarize(r["judgement"] for r in rows)
+        summary[band] = {"solve_rate": band_summary["accuracy"], **judged,
+                         "leaked": sum(r["leaked"] for r in rows) / max(1, len(rows))}
+    return {"summary": summary, "rows": failures}
 
 
 def _band_problems(arith_cfg: Any, bands: Mapping[str, tuple[int, int]], n_problems: int) -> list[tuple[str, Any]]:

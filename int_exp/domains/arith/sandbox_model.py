@@ -227,12 +227,17 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
     device = resolve_device(cfg.device)
     with torch_threads(thread_count(cfg.num_threads)):
         model, stats = _fit(cfg, tokenizer, examples, device)
-        model.to("cpu").save_pretrained(out_dir)
-        tokenizer.save_pretrained(out_dir)
+        _save(model, tokenizer, out_dir)
+        if int(cfg.verify_steps) > 0:
+            stats["verify"] = _fit_verification(cfg, arith_cfg, tokenizer, model, examples, device, out_dir,
+                                                stats["precision"]["precision"] == "bf16")
+            _save(model, tokenizer, out_dir)
     card = _card(cfg, arith_cfg, stats, len(tokenizer), len(problems), longest, device)
     n_eval = int(cfg.eval_problems)
     if n_eval > 0:
         card["eval"], card["eval_seconds"] = _evaluate(cfg, arith_cfg, out_dir, n_eval)
+        if int(cfg.verify_steps) > 0:
+            card["verification"] = _evaluate_verification(cfg, arith_cfg, out_dir, n_eval)
     card["build_seconds"] = round(time.perf_counter() - t_start, 1)
     (out_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
     log.info(
@@ -268,6 +273,7 @@ def _card(
         "device": device,
         "bf16": stats["precision"]["precision"] == "bf16",
         "precision": stats["precision"],
+        "verification_training": stats.get("verify"),
     }
 
 
@@ -281,6 +287,79 @@ def _evaluate(cfg: Any, arith_cfg: Any, out_dir: Path, n_eval: int) -> tuple[dic
         seed=int(cfg.seed),
     )["summary"]
     return summary, round(time.perf_counter() - t_eval, 1)
+
+
+def _evaluate_verification(cfg: Any, arith_cfg: Any, out_dir: Path, n_eval: int) -> dict[str, Any]:
+    """The card's verification accuracy by difficulty, against the oracle, on the model's own
+    failures of held-out problems (the asymmetry: how often it solves against how often it
+    finds and fixes the first error)."""
+    from int_exp.domains.arith.sandbox_eval import evaluate_verification
+    from int_exp.domains.arith.verification import prompt_config
+
+    return evaluate_verification(out_dir, arith_cfg, prompt_config(cfg), n_problems=n_eval,
+                                 temperature=float(cfg.eval_temperature), seed=int(cfg.seed))["summary"]
+
+
+def _save(model: Any, tokenizer: Any, out_dir: Path) -> None:
+    model.to("cpu").save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def _own_attempts(cfg: Any, arith_cfg: Any, model_dir: Path) -> list[tuple[Any, str]]:
+    """The model's failed samples (temperature 1, as rollouts) on ``verify_own_problems``
+    pretrain problems of ``verify_min_ops..train_max_ops`` operations: the verification
+    phase's attempts whose errors are the model's own."""
+    from int_exp.backends.base import SamplingParams
+    from int_exp.domains.arith.generator import check_solution, generate_problems
+    from int_exp.domains.arith.sandbox_eval import sample_solutions
+
+    problems = generate_problems(with_steps(arith_cfg, cfg.verify_min_ops, cfg.train_max_ops), "pretrain",
+                                 int(cfg.verify_own_problems))
+    max_tokens = max(len(p.detailed()) for p in problems) * 3 // 2 + 16
+    params = SamplingParams(n=1, temperature=1.0, top_p=1.0, top_k=0, max_tokens=max_tokens, seed=int(cfg.seed))
+    outputs = sample_solutions(model_dir, [[{"role": "user", "content": p.text}] for p in problems], params,
+                               batch_size=128)
+    return [(p, text) for p, samples in zip(problems, outputs) for text in samples
+            if check_solution(p, text)[0] is not None]
+
+
+def _fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve: list[tuple[list[int], int]],
+                      device: str, model_dir: Path, bf16: bool) -> dict[str, Any]:
+    """The second phase: teach the trained solver the proposer's two turns
+    (:mod:`int_exp.domains.arith.verification`) while it keeps solving. Returns its statistics."""
+    from int_exp.domains.arith.verification import prompt_config, verification_examples
+
+    t0 = time.perf_counter()
+    own = _own_attempts(cfg, arith_cfg, model_dir)
+    sample_seconds = time.perf_counter() - t0
+    steps = int(cfg.verify_steps)
+    rng = random.Random(f"int-exp/sandbox/verify/{int(cfg.seed)}")
+    n_synthetic = steps * int(cfg.batch_size) // 2
+    problems = pretrain_problems(cfg, arith_cfg)[:n_synthetic]
+    pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng)
+    pools["solve"] = solve
+    share = float(cfg.verify_share)
+    weights = {"verify": share, "solve_ref": (1 - share) / 4, "solve": (1 - share) * 3 / 4}
+    longest = max(len(ids) for ids, _ in pools["verify"])
+    if longest > cfg.max_position_embeddings:
+        raise ValueError(f"model.sandbox: a verification sequence has {longest} tokens > max_position_embeddings")
+    model.to(device).train()
+    optimizers = _optimizers(cfg, model, steps=steps, scale=float(cfg.verify_lr_scale))
+    queues: dict[str, list[list[int]]] = {kind: [] for kind in weights}
+    losses: dict[str, list[float]] = {kind: [] for kind in weights}
+    pad_id = tokenizer.pad_token_id
+    for _ in range(steps):
+        kind = rng.choices(list(weights), weights=list(weights.values()))[0]
+        if not queues[kind]:
+            queues[kind] = length_batches([len(ids) for ids, _ in pools[kind]], int(cfg.batch_size), rng=rng)
+        batch = [pools[kind][i] for i in queues[kind].pop()]
+        losses[kind].append(_train_step(model, optimizers, _batch_tensors(batch, pad_id), device, bf16))
+        if not int(cfg.num_threads):
+            threads.rebalance()
+    model.eval()
+    return {"own_failures": len(own), "examples": {k: len(v) for k, v in pools.items()},
+            "loss_last": {k: sum(v[-20:]) / max(1, len(v[-20:])) for k, v in losses.items()},
+            "sample_seconds": round(sample_seconds, 1), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _lr_lambda(steps: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
@@ -298,7 +377,7 @@ def _lr_lambda(steps: int, warmup: int, min_ratio: float) -> Callable[[int], flo
 OPTIMIZERS = ("muon", "adamw")
 
 
-def _optimizers(cfg: Any, model: Any) -> list[tuple[Any, Any]]:
+def _optimizers(cfg: Any, model: Any, steps: int | None = None, scale: float = 1.0) -> list[tuple[Any, Any]]:
     """The optimizers and their warmup + cosine schedules, as ``(optimizer, scheduler)`` pairs.
 
     ``muon``: Muon on the hidden weight matrices (attention and MLP) and AdamW on the rest (the
@@ -321,13 +400,13 @@ def _optimizers(cfg: Any, model: Any) -> list[tuple[Any, Any]]:
     no_decay = [p for p in rest if p.dim() < 2]
     optimizers = [torch.optim.AdamW(
         [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=float(cfg.learning_rate),
+        lr=float(cfg.learning_rate) * scale,
         betas=(0.9, 0.98),
     )]
     if matrices:
-        optimizers.append(BatchedMuon(matrices, lr=float(cfg.muon_learning_rate),
+        optimizers.append(BatchedMuon(matrices, lr=float(cfg.muon_learning_rate) * scale,
                                       weight_decay=float(cfg.weight_decay), momentum=0.95))
-    steps = int(cfg.train_steps)
+    steps = int(cfg.train_steps) if steps is None else steps
     warmup = max(1, min(int(cfg.warmup_steps), steps // 10))
     lr_at = _lr_lambda(steps, warmup, float(cfg.min_lr_ratio))
     return [(opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_at)) for opt in optimizers]

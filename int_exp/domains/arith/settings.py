@@ -38,11 +38,12 @@ class SandboxModelConfig:
     train_problems: int = 20000
     train_min_ops: int = 1
     train_max_ops: int = 8  # 5 (hard unseen) leaves hard at 0%: see int_exp/domains/arith/sandbox_model.py
-    train_steps: int = 600
+    train_steps: int = 1800
     batch_size: int = 16
-    # muon: Muon on the hidden weight matrices, AdamW (learning_rate) on the embedding and norms;
-    # adamw: AdamW on everything (needs ~2.5x the steps: docs/results/sandbox-build/README.md)
-    optimizer: str = "muon"
+    # adamw: AdamW on everything; muon: Muon on the hidden weight matrices, AdamW (learning_rate)
+    # on the embedding and norms (600 steps build 3x sooner, but GRPO and InT do not separate on
+    # that model: docs/results/sandbox-build/README.md)
+    optimizer: str = "adamw"
     learning_rate: float = 3e-3  # AdamW's
     muon_learning_rate: float = 0.01
     warmup_steps: int = 50
@@ -54,6 +55,20 @@ class SandboxModelConfig:
     # each; faster on some such CPUs, slower on others: int_exp/models/precision.py), bf16 on a
     # GPU that has it, else fp32; fp32 | bf16 force it.
     precision: str = "auto"
+    # Self-verification (int_exp.domains.arith.verification): a second phase of verify_steps
+    # steps, a verify_share of them on verification batches (the model's own failed samples on
+    # verify_own_problems pretrain problems of verify_min_ops..train_max_ops operations, and
+    # perturbed solutions), the rest on solving (with and without the reference), under a fresh
+    # warmup + cosine schedule peaking at verify_lr_scale x the learning rates. 0 steps: none.
+    verify_steps: int = 300
+    verify_share: float = 0.5
+    verify_lr_scale: float = 0.5
+    verify_own_problems: int = 512
+    verify_min_ops: int = 5
+    # The proposer prompt the model learns (experiment=sandbox points intervention.prompt here):
+    # the paper's two turns, compact (one token per character).
+    prompt_turn1: str = "{problem}\nReference: {reference_solution}"
+    prompt_turn2: str = "Check the attempt ({num_steps} substeps); replace its first wrong substep.\n\n{numbered_attempt}"
     eval_problems: int = 32  # held-out test problems per difficulty for the card (0: skip)
     eval_temperature: float = 0.8
     seed: int = 0

@@ -1,0 +1,158 @@
+"""Self-verification for the sandbox model: the examples that teach it the proposer's task.
+
+The paper's proposer is the policy itself: shown the problem and a reference solution it solves
+the problem (turn 1), then checks a failed attempt whose steps are numbered (turn 2) and ends
+with ``<intervention>{"content": ..., "location": N}</intervention>``, the replacement for the
+first wrong step (an empty block, location 0, when there is no wrong step). The sandbox model
+learns both turns in its build, in the exact chat the ``propose`` stage renders
+(:func:`int_exp.interventions.proposer_turn1` / :func:`~int_exp.interventions.proposer_turn2`
+with the model's own compact prompt, ``model.sandbox.prompt_turn1`` / ``prompt_turn2``), so
+``intervention.proposer=self`` runs through the same ``propose`` and ``parse`` stages as for any
+model.
+
+Examples (:func:`verification_examples`):
+
+* turn 1, *solve with the reference*: the problem and its terse reference, answered with the
+  detailed solution;
+* turn 2, *verify*: turn 1's chat with its correct detailed answer, then the numbered attempt;
+  the target is the oracle's block (:func:`verification_target`: the first wrong step and its
+  correction, both read by :func:`~int_exp.domains.arith.oracle.diagnose`). Attempts are the
+  model's own failed samples (drawn between the two training phases) and perturbed solutions
+  (:func:`perturbed_attempt`) whose first error looks like the model's: an arithmetic slip, a
+  misread operand or a skipped operation after a correct prefix, the rest carried on from the
+  wrong value; a share of correct attempts teaches the empty block.
+
+The loss covers the final assistant message only (the block, or turn 1's solution): never the
+attempt, so the model is not taught to write wrong steps.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from int_exp.domains.arith.problem import ArithProblem, apply_op, format_value
+from int_exp.interventions.steps import format_intervention, join_steps
+
+__all__ = [
+    "EMPTY_BLOCK",
+    "encode_chat",
+    "perturbed_attempt",
+    "prompt_config",
+    "solve_with_reference_chat",
+    "verification_chat",
+    "verification_examples",
+    "verification_target",
+]
+
+EMPTY_BLOCK = format_intervention("", 0)
+
+
+def prompt_config(sandbox_cfg: Any) -> dict[str, Any]:
+    """The proposer prompt the sandbox model is trained on (``intervention.prompt``'s shape)."""
+    return {"system": None, "turn1": str(sandbox_cfg.prompt_turn1), "turn2": str(sandbox_cfg.prompt_turn2)}
+
+
+def _slip(rng: random.Random, value: int) -> int:
+    """A wrong result near ``value``, the kind of slip a character model makes (a digit off)."""
+    while True:
+        delta = rng.choice([1, 1, 2, 3, 10, 10, 20, 100]) * rng.choice([-1, 1])
+        if value + delta >= 0 and delta:
+            return value + delta
+
+
+def _chain(values_from: int, ops: Sequence[tuple[str, int]]) -> list[str]:
+    """Detailed steps carrying on correctly from ``values_from`` through ``ops``."""
+    steps, value = [], values_from
+    for op, operand in ops:
+        result = apply_op(value, op, operand)
+        steps.append(f"{format_value(value)} {op} {operand} = {format_value(result)}")
+        value = result
+    return steps + [f"The answer is \\boxed{{{format_value(value)}}}."]
+
+
+def perturbed_attempt(problem: ArithProblem, rng: random.Random) -> str:
+    """A detailed attempt at ``problem`` that is right up to one operation, then wrong there
+    (a slip in the result, a misread operand, or the operation skipped) and carried on
+    consistently from the wrong value, as the model's own failures are."""
+    i = rng.randrange(problem.num_steps)
+    values = problem.values
+    op, operand = problem.ops[i]
+    prefix = [problem.start_step(), *(problem.op_step(j) for j in range(i))]
+    kind = rng.choices(["slip", "operand", "skip"], weights=[8, 1, 1])[0]
+    if kind == "skip" and i + 1 < problem.num_steps:
+        return join_steps(prefix + _chain(values[i], problem.ops[i + 1 :]))
+    if kind == "operand":
+        wrong = operand + rng.choice([-1, 1])
+        if wrong >= (2 if op in "*/" else 1) and wrong != operand:
+            return join_steps(prefix + _chain(values[i], ((op, wrong), *problem.ops[i + 1 :])))
+    result = _slip(rng, values[i + 1])
+    step = f"{format_value(values[i])} {op} {operand} = {format_value(result)}"
+    return join_steps([*prefix, step, *_chain(result, problem.ops[i + 1 :])])
+
+
+def verification_target(problem: ArithProblem, attempt: str) -> str:
+    """The block the verifier should write for ``attempt``: the oracle's replacement for its
+    first wrong step, or :data:`EMPTY_BLOCK` when the attempt is correct."""
+    from int_exp.domains.arith.oracle import diagnose
+
+    diagnosis = diagnose(problem, attempt)
+    if diagnosis.step is None or diagnosis.fix_content is None:
+        return EMPTY_BLOCK
+    return format_intervention(diagnosis.fix_content, diagnosis.fix_location)
+
+
+def solve_with_reference_chat(problem: ArithProblem, prompt: dict[str, Any]) -> list[dict]:
+    """Turn 1's chat: the problem and its terse reference (the sandbox experiment's references)."""
+    from int_exp.interventions import proposer_turn1
+
+    return proposer_turn1(problem.text, problem.terse(), prompt)
+
+
+def verification_chat(problem: ArithProblem, attempt: str, prompt: dict[str, Any]) -> list[dict]:
+    """Turn 2's chat as the ``propose`` stage renders it: turn 1 answered with the detailed
+    solution, then the numbered attempt."""
+    from int_exp.interventions import proposer_turn2
+
+    messages, _ = proposer_turn2(solve_with_reference_chat(problem, prompt), problem.detailed(), attempt,
+                                 format_value(problem.answer), prompt)
+    return messages
+
+
+def encode_chat(tokenizer: Any, messages: list[dict], completion: str) -> tuple[list[int], int]:
+    """Token ids of ``messages`` + the assistant's ``completion`` and its end, and the length of
+    the prompt (the loss covers the rest), rendered exactly as the generation backends do."""
+    from int_exp.domains.arith.sandbox_model import END
+
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(completion + END, add_special_tokens=False)["input_ids"]
+    return list(prompt_ids) + list(completion_ids), len(prompt_ids)
+
+
+def verification_examples(
+    tokenizer: Any,
+    problems: Sequence[ArithProblem],
+    own_attempts: Sequence[tuple[ArithProblem, str]],
+    prompt: dict[str, Any],
+    rng: random.Random,
+    *,
+    correct_share: float = 0.1,
+) -> dict[str, list[tuple[list[int], int]]]:
+    """The second phase's examples by task: ``solve_ref`` (turn 1) and ``verify`` (turn 2).
+
+    ``problems`` each give a turn-1 example and a verification example with a perturbed attempt
+    (a correct one for ``correct_share`` of them); ``own_attempts`` (the model's failed samples)
+    each give a verification example too.
+    """
+    solve_ref, verify = [], []
+    for problem in problems:
+        solve_ref.append(encode_chat(tokenizer, solve_with_reference_chat(problem, prompt), problem.detailed()))
+        attempt = problem.detailed() if rng.random() < correct_share else perturbed_attempt(problem, rng)
+        verify.append(encode_chat(tokenizer, verification_chat(problem, attempt, prompt),
+                                  verification_target(problem, attempt)))
+    for problem, attempt in own_attempts:
+        verify.append(encode_chat(tokenizer, verification_chat(problem, attempt, prompt),
+                                  verification_target(problem, attempt)))
+    return {"solve_ref": solve_ref, "verify": verify}

@@ -1,0 +1,107 @@
+"""The sandbox model's self-verification examples (int_exp/domains/arith/verification.py) on
+scripted cases: the numbering the proposer prompt uses, the location and content of the target,
+the empty block for a correct attempt, and the loss covering only the final answer."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+
+from int_exp.domains.arith.problem import ArithProblem
+from int_exp.domains.arith.settings import SandboxModelConfig
+from int_exp.domains.arith.verification import (
+    EMPTY_BLOCK,
+    encode_chat,
+    perturbed_attempt,
+    prompt_config,
+    verification_chat,
+    verification_examples,
+    verification_target,
+)
+from int_exp.interventions import parse_intervention
+from int_exp.interventions.judging import judge_proposal
+from int_exp.interventions.steps import join_steps, split_steps
+
+# Start with 17. Add 25, then multiply by 3, then subtract 40: 42, 126, 86.
+PROBLEM = ArithProblem(17, (("+", 25), ("*", 3), ("-", 40)))
+PROMPT = prompt_config(SandboxModelConfig())
+
+
+def block(text: str) -> dict:
+    return json.loads(re.fullmatch(r"<intervention>(.*)</intervention>", text).group(1))
+
+
+def test_a_slip_is_replaced_at_its_step_with_the_right_step():
+    attempt = join_steps(["Start: 17", "17 + 25 = 42", "42 * 3 = 136", "136 - 40 = 96", "The answer is \\boxed{96}."])
+    assert block(verification_target(PROBLEM, attempt)) == {"content": "42 * 3 = 126", "location": 3}
+
+
+def test_a_skipped_operation_is_replaced_by_the_missing_one():
+    attempt = join_steps(["Start: 17", "17 + 25 = 42", "42 - 40 = 2", "The answer is \\boxed{2}."])
+    assert block(verification_target(PROBLEM, attempt)) == {"content": "42 * 3 = 126", "location": 3}
+
+
+def test_a_correct_attempt_gets_the_empty_block():
+    assert verification_target(PROBLEM, PROBLEM.detailed()) == EMPTY_BLOCK
+    assert block(EMPTY_BLOCK) == {"content": "", "location": 0}
+
+
+def test_the_chat_numbers_the_attempt_as_the_proposer_prompt_does():
+    attempt = join_steps(["Start: 17", "17 + 25 = 43", "43 * 3 = 129", "129 - 40 = 89", "The answer is \\boxed{89}."])
+    turn1_user, turn1_answer, turn2_user = verification_chat(PROBLEM, attempt, PROMPT)
+    assert turn1_user == {"role": "user", "content": f"{PROBLEM.text}\nReference: {PROBLEM.terse()}"}
+    assert turn1_answer == {"role": "assistant", "content": PROBLEM.detailed()}
+    assert turn2_user["role"] == "user"
+    assert "(5 substeps)" in turn2_user["content"]
+    assert "**Substep 2:** 17 + 25 = 43\n\n**Substep 3:** 43 * 3 = 129" in turn2_user["content"]
+    assert block(verification_target(PROBLEM, attempt)) == {"content": "17 + 25 = 42", "location": 2}
+
+
+def test_the_loss_covers_the_block_and_its_end_only(tmp_path):
+    from int_exp.domains.arith.sandbox_model import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    attempt = join_steps(["Start: 17", "17 + 25 = 42", "42 * 3 = 136", "136 - 40 = 96", "The answer is \\boxed{96}."])
+    target = verification_target(PROBLEM, attempt)
+    ids, n_prompt = encode_chat(tokenizer, verification_chat(PROBLEM, attempt, PROMPT), target)
+    assert tokenizer.decode(ids[n_prompt:]) == target + "<|end|>"
+    prompt = tokenizer.decode(ids[:n_prompt])
+    assert prompt.endswith("**Substep 5:** The answer is \\boxed{96}.<|end|><|assistant|>")
+    assert prompt.count("<|user|>") == 2 and prompt.count("<|assistant|>") == 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_perturbed_attempts_fail_after_a_correct_prefix_and_the_oracle_judges_the_target_right(seed):
+    rng = random.Random(seed)
+    problem = ArithProblem(12, (("-", 1), ("*", 2), ("-", 16), ("-", 4), ("-", 2), ("+", 8), ("-", 6), ("*", 3)))
+    for _ in range(40):
+        attempt = perturbed_attempt(problem, rng)
+        target = block(verification_target(problem, attempt))
+        steps = split_steps(attempt)
+        assert 2 <= target["location"] <= len(steps)  # the start step is never the error
+        assert steps[: target["location"] - 1] == problem.detailed_steps()[: target["location"] - 1]
+        assert steps[target["location"] - 1] != target["content"]
+        assert "\\boxed" in steps[-1] and f"{{{problem.answer}}}" not in steps[-1]
+        spliced = parse_intervention(verification_target(problem, attempt), len(steps))
+        assert spliced == target
+        from int_exp.domains.arith.oracle import oracle_intervention
+
+        assert judge_proposal(verification_target(problem, attempt), oracle_intervention(problem, attempt),
+                              len(steps)).right
+
+
+def test_examples_come_in_two_tasks_with_own_attempts_added():
+    from int_exp.domains.arith.sandbox_model import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    own = [(PROBLEM, join_steps(["Start: 17", "17 + 25 = 41", "41 * 3 = 123", "123 - 40 = 83",
+                                 "The answer is \\boxed{83}."]))]
+    pools = verification_examples(tokenizer, [PROBLEM] * 4, own, PROMPT, random.Random(0), correct_share=0.0)
+    assert len(pools["solve_ref"]) == 4 and len(pools["verify"]) == 5
+    ids, n_prompt = pools["solve_ref"][0]
+    assert tokenizer.decode(ids[n_prompt:]) == PROBLEM.detailed() + "<|end|>"
+    ids, n_prompt = pools["verify"][-1]
+    assert tokenizer.decode(ids[n_prompt:]) == '<intervention>{"content": "17 + 25 = 42", "location": 2}</intervention><|end|>'
