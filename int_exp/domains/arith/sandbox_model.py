@@ -348,7 +348,10 @@ def _fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solv
     queues: dict[str, list[list[int]]] = {kind: [] for kind in weights}
     losses: dict[str, list[float]] = {kind: [] for kind in weights}
     pad_id = tokenizer.pad_token_id
-    for _ in range(steps):
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(steps), desc="sandbox: verification training", unit="step", dynamic_ncols=True,
+                  mininterval=2.0):
         kind = rng.choices(list(weights), weights=list(weights.values()))[0]
         if not queues[kind]:
             queues[kind] = length_batches([len(ids) for ids, _ in pools[kind]], int(cfg.batch_size), rng=rng)

@@ -31,7 +31,7 @@ class SandboxModelConfig:
     num_layers: int = 4
     num_heads: int = 4  # head_dim = hidden_size / num_heads must be >= 32 (vLLM's CPU attention)
     intermediate_size: int = 512
-    max_position_embeddings: int = 1024
+    max_position_embeddings: int = 1280
     # Training data: problems of the arith `pretrain` split with train_min_ops..train_max_ops
     # operations; operands, operations and seed come from data.arith (calibrated with
     # max_operand 20, max_multiplier 3, max_value 199: int_exp.domains.arith.sandbox_model.SANDBOX_ARITH).
@@ -60,8 +60,8 @@ class SandboxModelConfig:
     # verify_own_problems pretrain problems of verify_min_ops..train_max_ops operations, and
     # perturbed solutions), the rest on solving (with and without the reference), under a fresh
     # warmup + cosine schedule peaking at verify_lr_scale x the learning rates. 0 steps: none.
-    verify_steps: int = 300
-    verify_share: float = 0.5
+    verify_steps: int = 0
+    verify_share: float = 0.75
     verify_lr_scale: float = 0.5
     verify_own_problems: int = 512
     verify_min_ops: int = 5

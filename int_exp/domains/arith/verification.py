@@ -15,8 +15,9 @@ Examples (:func:`verification_examples`):
 * turn 1, *solve with the reference*: the problem and its terse reference, answered with the
   detailed solution;
 * turn 2, *verify*: turn 1's chat with its correct detailed answer, then the numbered attempt;
-  the target is the oracle's block (:func:`verification_target`: the first wrong step and its
-  correction, both read by :func:`~int_exp.domains.arith.oracle.diagnose`). Attempts are the
+  the target is a short verification log and the oracle's block (:func:`verification_target`:
+  the first wrong step and its correction, both read by
+  :func:`~int_exp.domains.arith.oracle.diagnose`). Attempts are the
   model's own failed samples (drawn between the two training phases) and perturbed solutions
   (:func:`perturbed_attempt`) whose first error looks like the model's: an arithmetic slip, a
   misread operand or a skipped operation after a correct prefix, the rest carried on from the
@@ -93,14 +94,26 @@ def perturbed_attempt(problem: ArithProblem, rng: random.Random) -> str:
 
 
 def verification_target(problem: ArithProblem, attempt: str) -> str:
-    """The block the verifier should write for ``attempt``: the oracle's replacement for its
-    first wrong step, or :data:`EMPTY_BLOCK` when the attempt is correct."""
+    """What the verifier should write for ``attempt``: a compact verification log, then the block.
+
+    The log has a line per substep up to the first wrong one (the paper's "verification log"):
+    ``i: <the right step i> ok`` while the attempt agrees, then ``i: <the replacement> wrong``;
+    the block holds that replacement and location (the oracle's, :func:`~.oracle.diagnose`).
+    Every line is local work (the right step is the next one of turn 1's solution, compared
+    with substep i), which a 1M-parameter model can learn. A correct attempt: every line ``ok``
+    and :data:`EMPTY_BLOCK`.
+    """
     from int_exp.domains.arith.oracle import diagnose
 
+    right = problem.detailed_steps()
     diagnosis = diagnose(problem, attempt)
     if diagnosis.step is None or diagnosis.fix_content is None:
-        return EMPTY_BLOCK
-    return format_intervention(diagnosis.fix_content, diagnosis.fix_location)
+        lines = [f"{i}: {step} ok" for i, step in enumerate(right, start=1)]
+        return "\n".join([*lines, EMPTY_BLOCK])
+    location = diagnosis.fix_location
+    lines = [f"{i}: {right[i - 1] if i <= len(right) else '?'} ok" for i in range(1, location)]
+    lines.append(f"{location}: {diagnosis.fix_content} wrong")
+    return "\n".join([*lines, format_intervention(diagnosis.fix_content, location)])
 
 
 def solve_with_reference_chat(problem: ArithProblem, prompt: dict[str, Any]) -> list[dict]:
