@@ -14,18 +14,23 @@ from int_exp.report import main, write_report
 RATES = np.random.default_rng(0).beta(1, 2, size=200)  # one population of problems for every variant
 
 
-def log_job(client, experiment_id, tmp_path, variant: str, seed: int, gain: float, n: int = 16) -> str:
+def log_job(client, experiment_id, tmp_path, variant: str, seed: int, gain: float, n: int = 16,
+            model_seed: int | None = None) -> str:
     """A finished job run as run.py logs it: tags, overrides, pass@k metrics, per_problem.csv."""
     rng = np.random.default_rng([seed, len(variant), ord(variant[0])])
     correct = rng.binomial(n, np.clip(RATES + gain, 0, 1))
     table = pd.DataFrame({"dataset": "arith", "problem_id": [f"p{i}" for i in range(len(RATES))], "n": n,
                           "correct": correct})
     tags = {"variant": variant, "seed": str(seed), "comparison_group": "g1", "model": "sandbox", "eval_data": "arith"}
+    overrides = f"variant={variant} seed={seed}"
+    if model_seed is not None:  # a sweep over base models too: run.py's replicate tag
+        tags["replicate"] = f"model.sandbox.seed={model_seed} seed={seed}"
+        overrides += f" model.sandbox.seed={model_seed}"
     run = client.create_run(experiment_id, run_name=variant, tags=tags)
-    client.log_param(run.info.run_id, "overrides", f"variant={variant} seed={seed}")
+    client.log_param(run.info.run_id, "overrides", overrides)
     client.log_metric(run.info.run_id, "arith/pass_at_1", float((correct / n).mean()))
     client.log_metric(run.info.run_id, "rl/mean_frac_reward_zero_std", 0.5)
-    path = tmp_path / f"{variant}-{seed}" / "per_problem.csv"
+    path = tmp_path / f"{variant}-{seed}-{model_seed}" / "per_problem.csv"
     path.parent.mkdir()
     table.to_csv(path, index=False)
     client.log_artifact(run.info.run_id, str(path))
@@ -88,3 +93,36 @@ def test_cli_help_documents_every_flag(capsys):
     out = capsys.readouterr().out
     for flag in ("--tracking-uri", "--experiment", "--parent-run-id", "--out", "--reference", "--bootstrap", "--log"):
         assert flag in out
+
+
+def test_base_model_seeds_are_replicates_pooled_and_paired_not_rows(tmp_path):
+    """A sweep over model.sandbox.seed x seed: one row per variant with every (model seed, seed)
+    pair as a replicate, and the paired difference taken on matching replicates."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("replicates", artifact_location=str(tmp_path / "artifacts"))
+    for model_seed in (0, 1):
+        for seed in (0, 1):
+            for variant, gain in (("rl_only", 0.0), ("int", 0.08)):
+                log_job(client, experiment_id, tmp_path, variant, seed, gain, model_seed=model_seed)
+    write_report(argparse.Namespace(uri=uri, experiment="replicates"), tmp_path / "out", n_boot=300)
+    numbers = pd.read_csv(tmp_path / "out" / "comparison_0.csv", index_col=0)
+    assert list(numbers.index) == ["rl_only", "int"]
+    assert (numbers["seeds"] == 4).all()
+    assert numbers.loc["int", "arith pass@1 vs rl_only (pp) low"] > 0
+    assert "replicates model.sandbox.seed=0 seed=0, model.sandbox.seed=0 seed=1" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_replicate_tag_names_the_sandbox_seed_and_the_group_ignores_it():
+    from hydra import compose, initialize_config_dir
+
+    from int_exp.cli import comparison_group, job_tags
+    from tests.test_configs import CONF
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        one = compose("config", overrides=["experiment=sandbox", "model.sandbox.seed=1", "seed=2"])
+        two = compose("config", overrides=["experiment=sandbox", "model.sandbox.seed=3"])
+        smoke = compose("config", overrides=["experiment=smoke", "seed=2"])
+    assert job_tags(one, {})["replicate"] == "model.sandbox.seed=1 seed=2"
+    assert comparison_group(one) == comparison_group(two)
+    assert job_tags(smoke, {})["replicate"] == "seed=2"

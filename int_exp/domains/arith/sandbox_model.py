@@ -339,7 +339,7 @@ def _fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solv
     pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng)
     pools["solve"] = solve
     share = float(cfg.verify_share)
-    weights = {"verify": share, "solve_ref": (1 - share) / 4, "solve": (1 - share) * 3 / 4}
+    weights = {"verify": share, "solve_ref": (1 - share) * 0.4, "solve": (1 - share) * 0.6}
     longest = max(len(ids) for ids, _ in pools["verify"])
     if longest > cfg.max_position_embeddings:
         raise ValueError(f"model.sandbox: a verification sequence has {longest} tokens > max_position_embeddings")
