@@ -22,7 +22,7 @@ from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 TINY = SandboxModelConfig(
     hidden_size=64, num_layers=1, num_heads=2, intermediate_size=128, max_position_embeddings=512,
     train_problems=64, train_min_ops=1, train_max_ops=2, train_steps=30, batch_size=8,
-    learning_rate=3e-3, warmup_steps=3, eval_problems=0, num_threads=1,
+    learning_rate=3e-3, warmup_steps=3, eval_problems=0, num_threads=1, optimizer="muon",
 )
 
 
@@ -171,7 +171,7 @@ def test_optimizers_cover_every_parameter_once(tokenizer_dir, name):
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from int_exp.domains.arith.sandbox_model import _optimizers
+    from int_exp.domains.arith.sandbox_training import make_optimizers as _optimizers
     from int_exp.models import small_llama_config
 
     cfg = dataclasses.replace(TINY, optimizer=name, num_layers=2)
@@ -227,3 +227,19 @@ def test_default_sandbox_is_calibrated(tmp_path):
     assert summary["easy"]["accuracy"] > summary["hard"]["accuracy"]
     fails = [r for r in result["rows"] if r["band"] == "hard" and not r["correct"]]
     assert sum(r["diagnosable"] for r in fails) >= 0.8 * len(fails)
+
+
+def test_the_verification_phase_trains_on_own_failures_and_both_turns(tmp_path):
+    """A tiny build with the self-verification phase: the model's own failures are sampled and
+    join the perturbed attempts, each task gets its examples, and the card records them."""
+    import dataclasses
+
+    cfg = dataclasses.replace(TINY, verify_steps=6, verify_own_problems=8, verify_min_ops=1, verify_share=0.5)
+    train_sandbox_model(cfg, ArithConfig(max_operand=20, max_multiplier=5, max_value=999), tmp_path)
+    stats = load_card(tmp_path)["verification_training"]
+    assert 0 <= stats["own_failures"] <= 8
+    # perturbed attempts: steps x batch / 2 problems, each a turn-1 and a verification example
+    assert stats["examples"]["solve_ref"] == 6 * 8 // 2
+    assert stats["examples"]["verify"] == 6 * 8 // 2 + stats["own_failures"]
+    assert stats["examples"]["solve"] == 64
+    assert all(loss > 0 for loss in stats["loss_last"].values() if loss)

@@ -31,12 +31,15 @@ PROMPT = prompt_config(SandboxModelConfig())
 
 
 def block(text: str) -> dict:
-    return json.loads(re.fullmatch(r"<intervention>(.*)</intervention>", text).group(1))
+    """The final block of a target (after its verification log)."""
+    return json.loads(re.search(r"<intervention>(.*)</intervention>$", text).group(1))
 
 
 def test_a_slip_is_replaced_at_its_step_with_the_right_step():
     attempt = join_steps(["Start: 17", "17 + 25 = 42", "42 * 3 = 136", "136 - 40 = 96", "The answer is \\boxed{96}."])
-    assert block(verification_target(PROBLEM, attempt)) == {"content": "42 * 3 = 126", "location": 3}
+    target = verification_target(PROBLEM, attempt)
+    assert target.split("\n")[:3] == ["1: Start: 17 ok", "2: 17 + 25 = 42 ok", "3: 42 * 3 = 126 wrong"]
+    assert block(target) == {"content": "42 * 3 = 126", "location": 3}
 
 
 def test_a_skipped_operation_is_replaced_by_the_missing_one():
@@ -45,7 +48,9 @@ def test_a_skipped_operation_is_replaced_by_the_missing_one():
 
 
 def test_a_correct_attempt_gets_the_empty_block():
-    assert verification_target(PROBLEM, PROBLEM.detailed()) == EMPTY_BLOCK
+    target = verification_target(PROBLEM, PROBLEM.detailed())
+    assert target.endswith("\n" + EMPTY_BLOCK)
+    assert target.count(" ok\n") == 5 and "wrong" not in target
     assert block(EMPTY_BLOCK) == {"content": "", "location": 0}
 
 
@@ -104,4 +109,5 @@ def test_examples_come_in_two_tasks_with_own_attempts_added():
     ids, n_prompt = pools["solve_ref"][0]
     assert tokenizer.decode(ids[n_prompt:]) == PROBLEM.detailed() + "<|end|>"
     ids, n_prompt = pools["verify"][-1]
-    assert tokenizer.decode(ids[n_prompt:]) == '<intervention>{"content": "17 + 25 = 42", "location": 2}</intervention><|end|>'
+    assert tokenizer.decode(ids[n_prompt:]) == ('1: Start: 17 ok\n2: 17 + 25 = 42 wrong\n'
+                                                '<intervention>{"content": "17 + 25 = 42", "location": 2}</intervention><|end|>')

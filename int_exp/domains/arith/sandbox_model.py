@@ -4,10 +4,10 @@ SmolLM2-135M is too weak to check its own arithmetic, so a CPU run of InT on it 
 plumbing but not the method. The sandbox is a small world where every stage does real work: a
 character-level Llama-style LM (~1.06M parameters) is trained from scratch (``builtin:sandbox``,
 built once by the ``model`` stage and cached) on detailed solutions of problems of the arith
-``pretrain`` split (:mod:`int_exp.domains.arith.generator`; never the train or test problems). It solves most
-easy problems and fails about half of the hard ones (6-8 operations), the way an LLM does: a correct prefix,
-then a first wrong step (nearly always an arithmetic slip, sometimes a skipped or misread
-operation) that the arith oracle locates and corrects, after which a continuation often succeeds.
+``pretrain`` split (:mod:`int_exp.domains.arith.generator`; never the train or test problems). It
+solves most easy problems and fails many hard ones (6-8 operations) the way an LLM does: a correct
+prefix, then a first wrong step (nearly always an arithmetic slip) that the arith oracle locates
+and corrects, after which a continuation often succeeds.
 
 Tokenizer. One token per character: tab, newline, printable ASCII and ``×``/``÷`` (what the arith
 checker reads), plus the special tokens ``<|pad|>``, ``<|unk|>``, ``<|system|>``, ``<|user|>``,
@@ -23,83 +23,42 @@ cuts the rendering right after the final assistant content, so the prompt ends e
 partial text (trailing blank lines included).
 
 Training (:func:`train_sandbox_model`): ``<|user|>problem<|end|><|assistant|>detailed
-solution<|end|>`` sequences, loss on the assistant part and its ``<|end|>``; Muon
-(:mod:`int_exp.models.muon`) on the attention and MLP matrices and AdamW on the tied embedding and
-the norms (``optimizer: adamw``, AdamW alone, needs about 2.5x the steps), warmup and a cosine
-schedule, length-grouped batches, seeded, in plain PyTorch, in bf16
+solution<|end|>`` sequences, loss on the assistant part and its ``<|end|>``; AdamW (``optimizer:
+adamw``, the default: 1800 steps) or Muon (:mod:`int_exp.models.muon`) on the attention and MLP
+matrices with AdamW on the rest (``optimizer: muon``: 600 steps build 3x sooner, but plain GRPO
+and InT do not separate on that model), warmup and a cosine schedule, length-grouped batches,
+seeded (``model.sandbox.seed``: another base model of the same recipe), in plain PyTorch, in bf16
 autocast or fp32, whichever a few timed passes find faster on the machine (``precision: auto``,
-:mod:`int_exp.models.precision`: bf16 1.5x faster on an AMD EPYC, 1.6x slower on an Intel Xeon,
-both with AVX512-BF16; same accuracy in our runs). The folder gets the model, the tokenizer and
-``sandbox_card.json`` (size, steps, time, loss, precision, and sampled accuracy by difficulty on
-held-out ``test`` problems through the ``hf`` backend).
+:mod:`int_exp.models.precision`). With ``verify_steps > 0`` a second phase teaches the model the
+proposer's two turns (:mod:`int_exp.domains.arith.verification`); off by default, because the
+model does not learn it yet and it costs the solver accuracy
+(docs/results/2026-12-04-sandbox-self-verification/). The folder gets the model, the tokenizer
+and ``sandbox_card.json`` (size, steps, time, loss, precision, and sampled accuracy by difficulty
+on held-out ``test`` problems through the ``hf`` backend; with the second phase, the
+verification accuracy too).
 
-Calibration (defaults of :class:`~int_exp.domains.arith.settings.SandboxModelConfig`, ``data.arith`` =
-:data:`SANDBOX_ARITH`, 2 CPU cores, Intel Xeon with AMX, 2026-12-02): 1,063,168 parameters, 600
-steps x 16 sequences of Muon (0.48 epochs of 20,000 problems) in 141 s of training (bf16
-autocast; **156 s** with the card), loss 2.72 -> 0.021. Sampled accuracy at temperature 0.8 on
-held-out ``test`` problems (48 per band x 4 samples): easy 78%, medium 52%, hard 24% (pass@4 52%);
-8 operations 15%. Failures are a correct prefix and a first wrong step (94-96% arithmetic slips),
-all diagnosable by the oracle. ``python benchmarks/sandbox_calibration.py`` reproduces these
-figures; the probes that chose the recipe are in ``docs/results/sandbox-build/README.md``.
-
-The earlier default, ``optimizer: adamw`` with ``train_steps: 1800`` (2026-11-29, AMD EPYC with
-AVX512-BF16): 1.4 epochs, 6.3M tokens, 532 s of training (550 s with the card), loss 2.43 -> 0.006;
-easy 94%, medium 72%, hard 44% (the card, 32 problems per band); on the 96 hard problems of the
-earlier ``experiment=sandbox`` (6-8 operations) pass@1 52% and pass@8 81%, the first error on
-average 70% of the way into a hard attempt. The README's 7-variant x 3-seed table and the
-figures under "The paper's regime" below were measured with that model.
-
-What did not work, for the record (AdamW, the 1800-step budget, 2 cores): wider operands (up to 30, multipliers
-up to 5, values up to 999): 1400 steps reach easy 66% / medium 27% / hard 5.5%, 94% of the
-failures arithmetic slips; ArithConfig's defaults (99 / 9 / 9999) give ~0% even on easy. Two
-layers instead of four (2000 steps): hard 0-2%, three quarters of the errors a misread operation
-(two layers do not learn to find the i-th operation in the problem text). 1000 steps: hard 0%.
-Training on 1-5 operations only, so that hard problems are unseen lengths, gives 0% on hard even
-greedily: beyond the trained lengths the model cannot find the operations in the problem text.
-``learning_rate`` 6e-3 stalls. Padding
-batches to multiples of 32 tokens keeps oneDNN from building kernels for every new shape (the
-process otherwise grows past 3 GB and slows down). Towards a 3-minute build (steps/s, profiles,
-and shorter recipes that leave hard problems at 0%): ``docs/results/sandbox-build/README.md``.
-
-The paper's regime (``experiment=sandbox`` since 2026-12-01; the model above unchanged). The
-paper trains on problems its base model never solves, where plain GRPO has no signal. The
-earlier sandbox (6-8 operations, temperature 0.8) was not there: held-out pass@1 52%, 12% of the
-training problems unsolved in 8 rollouts, and int 56.6 vs rl_only 56.9 (no separation at 96
-problems); its unsolved-only variant (32 problems, SFT 3 epochs at 3e-4, GRPO at 1e-4)
-overfitted (rl_only 47.9, int 42.1). What was tried, 2 cores, one seed, 384 training and 256
-held-out problems x 8 samples:
-
-- Accuracy by operations (T=0.8, 96 problems x 8 per band): 1-5 operations 76-98%, 6: 61%,
-  7: 57%, 8: 16%; on 128 problems each, 7: 47.6% (20% unsolved in 8), 8: 30.7% (37.5%). Eight
-  operations is the longest trained length, so 8-operation problems are hard within it.
-- 8 operations, k=8 rollouts, T=0.8, SFT and GRPO on the unsolved problems only, SFT 2 epochs at
-  1e-4 (236 rows), GRPO 30 steps at 5e-5: base 30.4, rl_only 45.4, int 51.1 pass@1; paired
-  int - rl_only +5.7 [2.3, 9.0]; 28% of the training problems unsolved; GRPO groups without
-  signal 42.5% (rl_only) vs 27.5% (int).
-- The same at T=1.0 (base pass@1 at most 25%): base 25.0, rl_only 39.7, int 43.3; int - rl_only
-  +3.6 [1.1, 6.0]; 29% unsolved in 8; zero-advantage groups 34.2% vs 28.3%.
-- k=4 rollouts at T=1.0 (the default now), seeds 0, 1, 2: 155, 173, 163 of 384 training
-  problems unsolved (40-45%); base 25.7, rl_only 40.9, int 45.4 pass@1 (pooled); int - rl_only
-  +4.6 [2.0, 7.0]; zero-advantage groups 32.2% (rl_only) vs 19.2% (int). The README has the
-  whole table (7 variants x 3 seeds, 45 min 57 s on 2 cores).
+Figures (build time, accuracy by difficulty, what the recipe was chosen from) are in the README
+and ``docs/results/`` (``sandbox-build/``, with the history of the recipe in
+``sandbox-build/history.md``); ``python benchmarks/sandbox_calibration.py`` measures a model.
+Padding batches to multiples of 32 tokens keeps oneDNN from building kernels for every new
+shape (the process otherwise grows past 3 GB and slows down).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from int_exp.config import plain_dict
 from int_exp.domains.arith.generator import with_steps
+from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
 from int_exp.models.batching import length_batches
 from int_exp.models.hardware import resolve_device, thread_count, torch_threads
-from int_exp.models.precision import backward_loss, choose_bf16
+from int_exp.models.precision import choose_bf16
 from int_exp.pipeline import threads
 
 log = logging.getLogger(__name__)
@@ -229,7 +188,9 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
         model, stats = _fit(cfg, tokenizer, examples, device)
         _save(model, tokenizer, out_dir)
         if int(cfg.verify_steps) > 0:
-            stats["verify"] = _fit_verification(cfg, arith_cfg, tokenizer, model, examples, device, out_dir,
+            from int_exp.domains.arith.verification_training import fit_verification
+
+            stats["verify"] = fit_verification(cfg, arith_cfg, tokenizer, model, examples, device, out_dir,
                                                 stats["precision"]["precision"] == "bf16")
             _save(model, tokenizer, out_dir)
     card = _card(cfg, arith_cfg, stats, len(tokenizer), len(problems), longest, device)
@@ -305,150 +266,11 @@ def _save(model: Any, tokenizer: Any, out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
-def _own_attempts(cfg: Any, arith_cfg: Any, model_dir: Path) -> list[tuple[Any, str]]:
-    """The model's failed samples (temperature 1, as rollouts) on ``verify_own_problems``
-    pretrain problems of ``verify_min_ops..train_max_ops`` operations: the verification
-    phase's attempts whose errors are the model's own."""
-    from int_exp.backends.base import SamplingParams
-    from int_exp.domains.arith.generator import check_solution, generate_problems
-    from int_exp.domains.arith.sandbox_eval import sample_solutions
-
-    problems = generate_problems(with_steps(arith_cfg, cfg.verify_min_ops, cfg.train_max_ops), "pretrain",
-                                 int(cfg.verify_own_problems))
-    max_tokens = max(len(p.detailed()) for p in problems) * 3 // 2 + 16
-    params = SamplingParams(n=1, temperature=1.0, top_p=1.0, top_k=0, max_tokens=max_tokens, seed=int(cfg.seed))
-    outputs = sample_solutions(model_dir, [[{"role": "user", "content": p.text}] for p in problems], params,
-                               batch_size=128)
-    return [(p, text) for p, samples in zip(problems, outputs) for text in samples
-            if check_solution(p, text)[0] is not None]
-
-
-def _fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve: list[tuple[list[int], int]],
-                      device: str, model_dir: Path, bf16: bool) -> dict[str, Any]:
-    """The second phase: teach the trained solver the proposer's two turns
-    (:mod:`int_exp.domains.arith.verification`) while it keeps solving. Returns its statistics."""
-    from int_exp.domains.arith.verification import prompt_config, verification_examples
-
-    t0 = time.perf_counter()
-    own = _own_attempts(cfg, arith_cfg, model_dir)
-    sample_seconds = time.perf_counter() - t0
-    steps = int(cfg.verify_steps)
-    rng = random.Random(f"int-exp/sandbox/verify/{int(cfg.seed)}")
-    n_synthetic = steps * int(cfg.batch_size) // 2
-    problems = pretrain_problems(cfg, arith_cfg)[:n_synthetic]
-    pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng)
-    pools["solve"] = solve
-    share = float(cfg.verify_share)
-    weights = {"verify": share, "solve_ref": (1 - share) * 0.4, "solve": (1 - share) * 0.6}
-    longest = max(len(ids) for ids, _ in pools["verify"])
-    if longest > cfg.max_position_embeddings:
-        raise ValueError(f"model.sandbox: a verification sequence has {longest} tokens > max_position_embeddings")
-    model.to(device).train()
-    optimizers = _optimizers(cfg, model, steps=steps, scale=float(cfg.verify_lr_scale))
-    queues: dict[str, list[list[int]]] = {kind: [] for kind in weights}
-    losses: dict[str, list[float]] = {kind: [] for kind in weights}
-    pad_id = tokenizer.pad_token_id
-    from tqdm.auto import tqdm
-
-    for _ in tqdm(range(steps), desc="sandbox: verification training", unit="step", dynamic_ncols=True,
-                  mininterval=2.0):
-        kind = rng.choices(list(weights), weights=list(weights.values()))[0]
-        if not queues[kind]:
-            queues[kind] = length_batches([len(ids) for ids, _ in pools[kind]], int(cfg.batch_size), rng=rng)
-        batch = [pools[kind][i] for i in queues[kind].pop()]
-        losses[kind].append(_train_step(model, optimizers, _batch_tensors(batch, pad_id), device, bf16))
-        if not int(cfg.num_threads):
-            threads.rebalance()
-    model.eval()
-    return {"own_failures": len(own), "examples": {k: len(v) for k, v in pools.items()},
-            "loss_last": {k: sum(v[-20:]) / max(1, len(v[-20:])) for k, v in losses.items()},
-            "sample_seconds": round(sample_seconds, 1), "seconds": round(time.perf_counter() - t0, 1)}
-
-
-def _lr_lambda(steps: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
-    """The learning-rate factor at a step: linear warmup, then cosine decay to ``min_ratio``."""
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, steps - warmup)
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return lr_at
-
-
-OPTIMIZERS = ("muon", "adamw")
-
-
-def _optimizers(cfg: Any, model: Any, steps: int | None = None, scale: float = 1.0) -> list[tuple[Any, Any]]:
-    """The optimizers and their warmup + cosine schedules, as ``(optimizer, scheduler)`` pairs.
-
-    ``muon``: Muon on the hidden weight matrices (attention and MLP) and AdamW on the rest (the
-    tied embedding and the norms): 600 steps come near 1500 AdamW steps, and 1000 beat 1800
-    (docs/results/sandbox-build/README.md). ``adamw``: AdamW on everything. AdamW never
-    decays 1-d parameters (the norms).
-    """
-    import torch
-
-    from int_exp.models.muon import BatchedMuon  # imports torch: only when training
-
-    name = str(cfg.optimizer)
-    if name not in OPTIMIZERS:
-        raise ValueError(f"model.sandbox.optimizer: {name!r} is not one of {', '.join(OPTIMIZERS)}")
-    matrices, rest = [], []
-    for param_name, param in model.named_parameters():
-        hidden_matrix = param.dim() == 2 and "embed" not in param_name and "lm_head" not in param_name
-        (matrices if name == "muon" and hidden_matrix else rest).append(param)
-    decay = [p for p in rest if p.dim() >= 2]
-    no_decay = [p for p in rest if p.dim() < 2]
-    optimizers = [torch.optim.AdamW(
-        [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=float(cfg.learning_rate) * scale,
-        betas=(0.9, 0.98),
-    )]
-    if matrices:
-        optimizers.append(BatchedMuon(matrices, lr=float(cfg.muon_learning_rate) * scale,
-                                      weight_decay=float(cfg.weight_decay), momentum=0.95))
-    steps = int(cfg.train_steps) if steps is None else steps
-    warmup = max(1, min(int(cfg.warmup_steps), steps // 10))
-    lr_at = _lr_lambda(steps, warmup, float(cfg.min_lr_ratio))
-    return [(opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_at)) for opt in optimizers]
-
-
-def _batch_tensors(batch: list[tuple[list[int], int]], pad_id: int) -> tuple[Any, Any]:
-    """``(input_ids, labels)`` of a batch, right-padded, labels only on the part after the prompt."""
-    import torch
-
-    # Widths rounded up to a multiple of 32: a handful of tensor shapes instead of hundreds,
-    # so the CPU kernels (oneDNN under bf16 autocast) are built once per shape and reused.
-    width = -(-max(len(ids) for ids, _ in batch) // 32) * 32
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch), width), -100, dtype=torch.long)
-    for r, (ids, n_prompt) in enumerate(batch):  # right padding: causal attention never sees it
-        input_ids[r, : len(ids)] = torch.tensor(ids)
-        labels[r, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
-    return input_ids, labels
-
-
 def _typical_batch(examples: list[tuple[list[int], int]], rows: int) -> list[tuple[list[int], int]]:
     """``rows`` examples of the median length: the batch the precision is measured on."""
     by_length = sorted(examples, key=lambda e: len(e[0]))
     middle = max(0, len(by_length) // 2 - rows // 2)
     return by_length[middle : middle + rows]
-
-
-def _train_step(model: Any, optimizers: list[tuple[Any, Any]], batch: tuple[Any, Any], device: str,
-                bf16: bool) -> float:
-    """One step of every optimizer on ``batch`` (input ids, labels); returns its loss."""
-    import torch
-
-    loss = backward_loss(model, batch, device, bf16)
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    for optimizer, scheduler in optimizers:
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-    return float(loss.detach())
 
 
 def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device: str, on_step: Any = None):
@@ -464,12 +286,12 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     config = small_llama_config(tokenizer, cfg, num_kv_heads=cfg.num_heads, bos_token_id=None)
     model = LlamaForCausalLM(config).to(device)
     model.train()
-    optimizers = _optimizers(cfg, model)
+    optimizers = make_optimizers(cfg, model)
     steps = int(cfg.train_steps)
     rng = random.Random(f"int-exp/sandbox/{int(cfg.seed)}")
     lengths = [len(ids) for ids, _ in examples]
     pad_id = tokenizer.pad_token_id
-    typical = _batch_tensors(_typical_batch(examples, int(cfg.batch_size)), pad_id)
+    typical = batch_tensors(_typical_batch(examples, int(cfg.batch_size)), pad_id)
     bf16, precision = choose_bf16(str(cfg.precision), device, model, typical)
     queue: list[list[int]] = []
     losses: list[float] = []
@@ -480,7 +302,7 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
         if not queue:
             queue = length_batches(lengths, int(cfg.batch_size), rng=rng)
         batch = [examples[i] for i in queue.pop()]
-        losses.append(_train_step(model, optimizers, _batch_tensors(batch, pad_id), device, bf16))
+        losses.append(train_step(model, optimizers, batch_tensors(batch, pad_id), device, bf16))
         tokens += sum(len(ids) for ids, _ in batch)
         if step % 10 == 0 or step == steps - 1:
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")

@@ -136,11 +136,9 @@ def verification_chat(problem: ArithProblem, attempt: str, prompt: dict[str, Any
 def encode_chat(tokenizer: Any, messages: list[dict], completion: str) -> tuple[list[int], int]:
     """Token ids of ``messages`` + the assistant's ``completion`` and its end, and the length of
     the prompt (the loss covers the rest), rendered exactly as the generation backends do."""
-    from int_exp.domains.arith.sandbox_model import END
-
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    completion_ids = tokenizer(completion + END, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(completion + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
     return list(prompt_ids) + list(completion_ids), len(prompt_ids)
 
 
