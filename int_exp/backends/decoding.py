@@ -61,6 +61,7 @@ class PreallocatedLayer(DynamicLayer):
         return self.length if self.is_initialized else 0
 
     def select_rows(self, rows) -> None:
+        rows = rows.to(self.key_buffer.device)  # the batch's bookkeeping lives on the CPU
         self.key_buffer = self.key_buffer.index_select(0, rows)
         self.value_buffer = self.value_buffer.index_select(0, rows)
         self.keys, self.values = self.key_buffer[:, :, : self.length], self.value_buffer[:, :, : self.length]
