@@ -35,6 +35,10 @@ DIAGNOSTICS = [
     ("intervention/problems", "patched problems", 1),
     ("intervention/solved_by_rollouts", "patched problems solved by rollouts", 1),
     ("intervention/solved_by_continuations", "patched problems solved after intervention", 1),
+    ("proposer/parsed", "proposals parsed %", 100),
+    ("proposer/right", "proposals right (oracle's step and content) %", 100),
+    ("proposer/right_kept_by_filter", "right among kept by the filter %", 100),
+    ("proposer/right_filtered_out_by_filter", "right among filtered out %", 100),
 ]
 
 
