@@ -32,7 +32,7 @@ PARTS = {
 
 
 def rendered_turns():
-    icfg = compose_cfg([]).intervention
+    icfg = compose_cfg(["experiment=none"]).intervention  # the paper's prompt (the sandbox has its own)
     turn1 = proposer_turn1(ROW["problem"], ROW["reference_solution"], icfg.prompt)
     turn2, _ = proposer_turn2(turn1, "My solution ... \\boxed{11}", ROW["incorrect_attempt"], ROW["answer"], icfg.prompt)
     return turn1, turn2
@@ -102,7 +102,9 @@ def test_paper_experiment_has_the_papers_proposer_settings():
     assert (icfg.solve_samples, icfg.k) == (1, 4)
     assert {k: sampling[k] for k in ("temperature", "top_p", "top_k", "max_tokens")} == {
         "temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_tokens": 16384}
-    assert compose_cfg(["experiment=sandbox"]).intervention.sampling.max_tokens == 512
+    sandbox = compose_cfg(["experiment=sandbox"])
+    assert sandbox.intervention.sampling.max_tokens == 320
+    assert sandbox.intervention.prompt.turn2 == sandbox.model.sandbox.prompt_turn2  # the model's own prompt
 
 
 def test_sample_report_shows_the_rendered_prompts_and_parse_counts_location_kinds(tmp_path, monkeypatch):

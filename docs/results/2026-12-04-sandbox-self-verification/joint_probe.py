@@ -9,7 +9,7 @@ import random
 import sys
 import time
 
-import int_exp.domains.arith.sandbox_model as sandbox_model
+from int_exp.domains.arith import sandbox_model
 from int_exp.domains.arith.generator import generate_problems, with_steps
 from int_exp.domains.arith.sandbox_eval import evaluate_verification
 from int_exp.domains.arith.sandbox_model import SANDBOX_ARITH, build_tokenizer, train_sandbox_model

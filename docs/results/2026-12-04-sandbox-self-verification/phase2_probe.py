@@ -1,13 +1,27 @@
 # Probe: the self-verification phase on a built phase-1 model (issue 26). Run from the repository root:
 #   python docs/results/2026-12-04-sandbox-self-verification/phase2_probe.py PHASE1_DIR OUT_DIR '{"verify_steps": 600}'
-import sys, time, json, shutil, dataclasses
+import json
+import shutil
+import sys
+import time
 from pathlib import Path
-from int_exp.domains.arith.sandbox_model import _fit_verification, _save, SANDBOX_ARITH, build_tokenizer, encode_example, pretrain_problems, load_card
-from int_exp.domains.arith.settings import SandboxModelConfig, ArithConfig
-from int_exp.domains.arith.sandbox_eval import evaluate_verification
-from int_exp.domains.arith.verification import prompt_config
-from int_exp.models.hardware import torch_threads, thread_count
+
 from transformers import LlamaForCausalLM
+
+from int_exp.domains.arith.sandbox_eval import evaluate_verification
+from int_exp.domains.arith.sandbox_model import (
+    SANDBOX_ARITH,
+    _fit_verification,
+    _save,
+    build_tokenizer,
+    encode_example,
+    load_card,
+    pretrain_problems,
+)
+from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
+from int_exp.domains.arith.verification import prompt_config
+from int_exp.models.hardware import thread_count, torch_threads
+
 src, dst = sys.argv[1], sys.argv[2]
 over = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 cfg = SandboxModelConfig(**over)

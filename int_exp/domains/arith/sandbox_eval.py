@@ -95,8 +95,8 @@ def evaluate_verification(
     over the failures the shares ``parsed``, ``empty``, ``right_location``, ``right_content``,
     ``right`` (:mod:`int_exp.interventions.judging`) and ``leaked``.
     """
-    from int_exp.domains import domain_of
     from int_exp.domains.arith.oracle import oracle_intervention
+    from int_exp.domains.math import DOMAIN as MATH  # arith's answer check (not the registry: no cycle)
     from int_exp.domains.arith.problem import parse_problem
     from int_exp.interventions import leaks_answer, parse_intervention, proposer_turn1, proposer_turn2
     from int_exp.interventions.judging import judge_proposal, summarize
@@ -113,7 +113,7 @@ def evaluate_verification(
         turn2 = [proposer_turn2(chat, (answer or [""])[0], r["attempt"], format_value(p.answer), prompt)[0]
                  for chat, answer, r, p in zip(turn1, answers, failures, problems)]
         outputs = sample_solutions(model_dir, turn2, params, batch_size=batch_size)
-    equivalent = domain_of("arith").answers_equivalent
+    equivalent = MATH.answers_equivalent
     for r, p, out in zip(failures, problems, outputs):
         text = (out or [""])[0]
         n_steps = len(split_steps(r["attempt"]))
