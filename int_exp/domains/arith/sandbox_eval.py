@@ -96,8 +96,8 @@ def evaluate_verification(
     ``right`` (:mod:`int_exp.interventions.judging`) and ``leaked``.
     """
     from int_exp.domains.arith.oracle import oracle_intervention
-    from int_exp.domains.math import DOMAIN as MATH  # arith's answer check (not the registry: no cycle)
     from int_exp.domains.arith.problem import parse_problem
+    from int_exp.domains.math import DOMAIN as MATH  # arith's answer check (not the registry: no cycle)
     from int_exp.interventions import leaks_answer, parse_intervention, proposer_turn1, proposer_turn2
     from int_exp.interventions.judging import judge_proposal, summarize
     from int_exp.interventions.steps import split_steps

@@ -56,6 +56,7 @@ from typing import Any
 from int_exp.config import plain_dict
 from int_exp.domains.arith.generator import with_steps
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
+from int_exp.domains.arith.verification import encode_chat
 from int_exp.models.batching import length_batches
 from int_exp.models.hardware import resolve_device, thread_count, torch_threads
 from int_exp.models.precision import choose_bf16
@@ -144,12 +145,7 @@ def pretrain_problems(sandbox_cfg: Any, arith_cfg: Any):
 def encode_example(tokenizer: Any, problem: str, solution: str) -> tuple[list[int], int]:
     """Token ids of ``<|user|>problem<|end|><|assistant|>solution<|end|>`` and the prompt's length
     (the loss covers the rest). The prompt is rendered exactly as the generation backends do."""
-    prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": problem}], tokenize=False, add_generation_prompt=True
-    )
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(solution + END, add_special_tokens=False)["input_ids"]
-    return list(prompt_ids) + list(answer_ids), len(prompt_ids)
+    return encode_chat(tokenizer, [{"role": "user", "content": problem}], solution)
 
 
 # --------------------------------------------------------------------------------------------
