@@ -5,10 +5,12 @@ An entry lives at ``<cache_dir>/<stage>/<key>/`` and is complete exactly when it
 writes the manifest last and renames the folder into place, so readers never see half an entry.
 A per-key file lock makes concurrent jobs of a sweep wait for one computation instead of racing.
 
-Before an entry is used it is checked (:func:`entry_problem`): every table the manifest lists
-exists with its size and content digest, every listed file exists, and a model folder holds each
-file with its size. A damaged or tampered entry is moved aside (``.<key>.bad-<time>``, kept for a
-look) and recomputed. Staging folders are named by host and pid, so a later job on the same host
+Before an entry is used it is checked (:func:`entry_problem`): the manifest has the shape written
+here, with every path inside the entry; every table, listed file and model file exists with its
+size and sha256 digest (remembered per file by :class:`~.fingerprint.DigestMemo`, so an unchanged
+file is hashed once). A damaged or tampered entry is moved aside (``.<key>.bad-<time>``, kept for
+a look) and recomputed. Entries written before model digests existed are checked by size and then
+get their digests recorded (CHANGELOG 2026-12-04). Staging folders are named by host and pid, so a later job on the same host
 removes those of processes that are gone (a SIGKILL leaves them behind).
 """
 
@@ -30,6 +32,7 @@ from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
 from int_exp.pipeline import threads
+from int_exp.pipeline.fingerprint import DigestMemo, file_digest
 from int_exp.pipeline.processes import HOST, process_alive
 from int_exp.pipeline.stage import MANIFEST, StageOutput
 
@@ -59,46 +62,116 @@ def cache_key(stage: str, version: str, subset: dict[str, Any], input_keys: dict
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def folder_sizes(folder: Path) -> dict[str, int]:
     """``{relative path: bytes}`` of every file under ``folder`` (what an entry's model holds)."""
     return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def entry_problem(folder: Path) -> str | None:
-    """Why the complete entry at ``folder`` cannot be used (missing, truncated or changed files),
-    or None when it is whole."""
+def folder_digests(folder: Path) -> dict[str, str]:
+    """``{relative path: digest}`` of every file under ``folder``."""
+    return {p.relative_to(folder).as_posix(): file_digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _outside(relative: str) -> bool:
+    """Whether a manifest path leaves its entry (absolute, or ``..`` after normalising)."""
+    normal = os.path.normpath(relative)
+    return os.path.isabs(normal) or normal == ".." or normal.startswith(".." + os.sep)
+
+
+def _is_map(value: Any, value_type: type | tuple) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, value_type) for v in value.values())
+
+
+def manifest_shape_problem(manifest: Any, folder: Path) -> str | None:
+    """What makes ``manifest`` other than the object :func:`write_outputs` writes (so reading it
+    would raise), or a path in it that points outside the entry; None when it has the right shape."""
+    if not isinstance(manifest, dict):
+        return f"its manifest is a JSON {type(manifest).__name__}, not an object"
+    tables, files, model = manifest.get("tables", {}), manifest.get("files", []), manifest.get("model")
+    if not _is_map(tables, dict):
+        return "its manifest's 'tables' is not an object of table entries"
+    paths = []
+    for name, info in tables.items():
+        if not isinstance(info.get("file"), str):
+            return f"table {name!r} has no 'file' in the manifest"
+        if not isinstance(info.get("bytes", 0), int) or not isinstance(info.get("digest", ""), str):
+            return f"table {name!r} has a 'bytes' or 'digest' of the wrong type in the manifest"
+        paths.append((f"table {name!r}", info["file"]))
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return "its manifest's 'files' is not a list of names"
+    if not _is_map(manifest.get("file_digests", {}), str) or not _is_map(manifest.get("metrics", {}), (int, float)):
+        return "its manifest's 'file_digests' or 'metrics' has the wrong shape"
+    paths += [(f"file {name!r}", name) for name in [*files, *manifest.get("file_digests", {})]]
+    if model is not None:
+        if not isinstance(model, dict) or not isinstance(model.get("path"), str):
+            return "its manifest's 'model' has no 'path'"
+        if not _is_map(model.get("files", {}), int) or not _is_map(model.get("digests", {}), str):
+            return "its manifest's model 'files' or 'digests' has the wrong shape"
+        if not model.get("external"):
+            paths += [(f"model file {n!r}", os.path.join(model["path"], n)) for n in [*model.get("files", {}), "."]]
+    for label, relative in paths:
+        if _outside(relative):
+            return f"{label} path {relative!r} points outside the entry {folder}"
+    return None
+
+
+def recorded_files(manifest: dict) -> Iterator[tuple[str, str, int | None, str | None]]:
+    """(label, path in the entry, bytes, digest) of every file the manifest records."""
+    for name, info in manifest.get("tables", {}).items():
+        yield f"table {name!r}", info["file"], info.get("bytes"), info.get("digest")
+    for name, digest in manifest.get("file_digests", {}).items():
+        yield f"file {name!r}", name, None, digest
+    model = manifest.get("model")
+    if model and not model.get("external"):
+        digests = model.get("digests", {})
+        for name, size in model.get("files", {}).items():
+            yield f"model file {name!r}", f"{model['path']}/{name}", size, digests.get(name)
+
+
+def undigested(manifest: dict) -> bool:
+    """Whether the manifest predates digests of every file (tables before ~2026-11, models before
+    2026-12-04): such entries are verified by size, then their digests recorded."""
+    model = manifest.get("model") or {}
+    return (any("digest" not in info for info in manifest.get("tables", {}).values())
+            or (not model.get("external") and bool(model.get("files")) and "digests" not in model))
+
+
+def record_digests(folder: Path, manifest: dict, digests: DigestMemo) -> None:
+    """Add the missing digests to an entry written before they existed (see :func:`undigested`)."""
+    for info in manifest.get("tables", {}).values():
+        info.setdefault("digest", digests.digest(folder / info["file"]))
+        info.setdefault("bytes", (folder / info["file"]).stat().st_size)
+    model = manifest.get("model") or {}
+    if not model.get("external") and model.get("files"):
+        model.setdefault("digests", {n: digests.digest(folder / model["path"] / n) for n in model["files"]})
+    write_json_atomic(folder / MANIFEST, manifest)
+
+
+def entry_problem(folder: Path, digests: DigestMemo | None = None) -> str | None:
+    """Why the complete entry at ``folder`` cannot be used (a manifest of the wrong shape, a path
+    outside the entry, missing, truncated or changed files), or None when it is whole."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError) as e:
         return f"its manifest cannot be read ({e})"
-    for name, info in manifest.get("tables", {}).items():
-        path = folder / info["file"]
+    problem = manifest_shape_problem(manifest, folder)
+    if problem:
+        return problem
+    model = manifest.get("model")
+    if model and not model.get("external") and not (folder / model["path"]).is_dir():
+        return f"its model folder {model['path']!r} is missing"
+    digests = digests or DigestMemo.at(folder.parent.parent)
+    for label, relative, size, digest in recorded_files(manifest):
+        path = folder / relative
         if not path.is_file():
-            return f"table {name!r} ({info['file']}) is missing"
-        if "bytes" in info and path.stat().st_size != info["bytes"]:
-            return f"table {name!r} has {path.stat().st_size} bytes, the manifest says {info['bytes']}"
-        if info.get("digest") and file_digest(path) != info["digest"]:
-            return f"table {name!r} does not match its manifest digest {info['digest']} (changed after it was written)"
+            return f"{label} ({relative}) is missing"
+        if size is not None and path.stat().st_size != size:
+            return f"{label} ({relative}) has {path.stat().st_size} bytes, the manifest says {size}"
+        if digest and digests.digest(path) != digest:
+            return f"{label} ({relative}) does not match its manifest digest {digest} (changed after it was written)"
     for name in manifest.get("files", []):
         if not (folder / name).exists():
             return f"file {name!r} is missing"
-    model = manifest.get("model")
-    if model and not model.get("external"):
-        model_dir = folder / model["path"]
-        if not model_dir.is_dir():
-            return f"its model folder {model['path']!r} is missing"
-        for name, size in model.get("files", {}).items():
-            path = model_dir / name
-            if not path.is_file() or path.stat().st_size != size:
-                return f"model file {name!r} is missing or changed size"
     return None
 
 
@@ -111,6 +184,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 class Cache:
     def __init__(self, root: str | Path):
         self.root = Path(root).resolve()
+        self.digests = DigestMemo.at(self.root)
 
     def entry(self, stage: str, key: str) -> Path:
         return self.root / stage / key
@@ -119,17 +193,31 @@ class Cache:
         return (self.entry(stage, key) / MANIFEST).exists()
 
     def usable(self, stage: str, key: str) -> bool:
-        """Complete and whole; a damaged complete entry is moved aside (and logged) first."""
+        """Complete and whole, every recorded file checked against its digest; a damaged complete
+        entry is moved aside (and logged) first. An entry from before digests gets them recorded."""
         if not self.is_complete(stage, key):
             return False
-        problem = entry_problem(self.entry(stage, key))
+        entry = self.entry(stage, key)
+        problem = entry_problem(entry, self.digests)
         if problem is None:
+            self._record_missing_digests(entry)
+            self.digests.save()
             return True
         aside = self.root / stage / f".{key}.bad-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         log.warning("cache entry %s/%s is damaged: %s; moved to %s and recomputed", stage, key, problem, aside.name)
         with contextlib.suppress(OSError):
-            os.rename(self.entry(stage, key), aside)
+            os.rename(entry, aside)
         return False
+
+    def _record_missing_digests(self, entry: Path) -> None:
+        manifest = json.loads((entry / MANIFEST).read_text())
+        if not undigested(manifest):
+            return
+        try:
+            record_digests(entry, manifest, self.digests)
+            log.info("cache entry %s: digests recorded (written before they existed; checked by size)", entry)
+        except OSError as e:  # a read-only cache: checked by size again next time
+            log.debug("cache entry %s: digests not recorded (%s)", entry, e)
 
     def remove_dead_staging(self) -> list[Path]:
         """Remove staging folders this host's dead processes left behind (after a SIGKILL)."""
@@ -205,4 +293,7 @@ def write_outputs(output: StageOutput, out_dir) -> dict[str, Any]:
         manifest["model"] = {"path": output.model, "external": output.model_is_external}
         if not output.model_is_external and (out_dir / output.model).is_dir():
             manifest["model"]["files"] = folder_sizes(out_dir / output.model)
+            manifest["model"]["digests"] = folder_digests(out_dir / output.model)
+    digested = [f for f in manifest["files"] if (out_dir / f).is_file()]
+    manifest["file_digests"] = {f: file_digest(out_dir / f) for f in digested}
     return manifest

@@ -1,4 +1,5 @@
-"""Content fingerprints of the local files and folders a stage's settings name.
+"""File digests, remembered per file, and content fingerprints of the local paths a stage's
+settings name.
 
 A cache key built from ``data.train.source=problems.jsonl`` alone would serve old rows after the
 file is edited; so would a key built from a local ``model.name_or_path``. Every string in a
@@ -6,8 +7,13 @@ stage's config subset that names an existing local file or folder therefore adds
 its contents (a folder: of every file in it, by relative path) to the key. Hub ids, builtin
 names (``builtin:...``, ``arith``) and URLs name nothing on disk and keep their text only.
 
-Each file is hashed once, and the digest remembered on disk by (path, size, mtime) in the
-cache root, so a multi-GB model folder is read once, not once per job.
+Hashing is the slow part, so a file's digest is remembered (:class:`DigestMemo`, in
+``<cache root>/.fingerprints.json``) under its device and inode, with its size, mtime and ctime:
+an edit that keeps the size and restores the mtime (``cp -p``, ``rsync -t``, ``touch -r``) still
+changes the ctime, which no user call can set back, so it is hashed again. The cache verifies its
+entries' files with the same memo (:func:`~int_exp.pipeline.cache.entry_problem`).
+sha256: faster than blake2b on CPUs with SHA instructions (1.2 vs 0.6 GB/s measured here), and
+what table digests were before, so existing keys and manifests stay valid.
 """
 
 from __future__ import annotations
@@ -15,14 +21,93 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from int_exp.pipeline.cache import file_digest
-
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
+MEMO_FILE = ".fingerprints.json"
+MAX_REMEMBERED = 200_000  # files; the oldest are forgotten first (they are hashed again if seen)
+# A file changed again within the filesystem's timestamp granularity (a coarse clock tick, a
+# second on some network filesystems) keeps its ctime: digests of files this fresh are not kept.
+RACY_SECONDS = 2.0
+
+
+def file_digest(path: Path) -> str:
+    """The first 16 hex digits of the sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _stamp(stat: os.stat_result) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+
+
+def _read_memo(store: Path) -> dict[str, list]:
+    """The remembered digests; entries of the earlier ``path|size|mtime`` format are dropped."""
+    try:
+        data = json.loads(store.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 4}
+
+
+class DigestMemo:
+    """:func:`file_digest` remembered by (device, inode) while size, mtime and ctime are unchanged.
+
+    One instance per cache root (:meth:`at`), shared by the cache and the fingerprints of a job."""
+
+    _instances: dict[Path, DigestMemo] = {}
+
+    def __init__(self, root: Path):
+        self.store = Path(root) / MEMO_FILE
+        self.memo = _read_memo(self.store)
+        self.changed = False
+
+    @classmethod
+    def at(cls, root: str | Path) -> DigestMemo:
+        resolved = Path(root).expanduser().resolve()
+        if resolved not in cls._instances:
+            cls._instances[resolved] = cls(resolved)
+        return cls._instances[resolved]
+
+    def digest(self, path: Path) -> str:
+        before = path.stat()
+        key = f"{before.st_dev}:{before.st_ino}"
+        known = self.memo.get(key)
+        if known and known[:3] == _stamp(before):
+            return known[3]
+        digest = file_digest(path)
+        after = path.stat()
+        racy = time.time_ns() - after.st_ctime_ns < RACY_SECONDS * 1e9
+        if _stamp(after) == _stamp(before) and not racy:  # not written to while it was read
+            self.memo.pop(key, None)  # re-inserted last: the oldest entries are forgotten first
+            self.memo[key] = [*_stamp(after), digest]
+            self.changed = True
+        return digest
+
+    def save(self) -> None:
+        """Merge into the file on disk (concurrent jobs each add theirs; a lost race costs a re-hash)."""
+        if not self.changed:
+            return
+        try:
+            merged = {**_read_memo(self.store), **self.memo}
+            if len(merged) > MAX_REMEMBERED:
+                merged = dict(list(merged.items())[-MAX_REMEMBERED:])
+            self.store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.store.with_name(f".fingerprints.{uuid.uuid4().hex}.tmp")
+            tmp.write_text(json.dumps(merged))
+            os.replace(tmp, self.store)
+            self.changed = False
+        except OSError:
+            pass  # remembering is an optimisation; keys and checks are right either way
 
 
 def _looks_like_path(text: str) -> bool:
@@ -48,15 +133,6 @@ def _candidate_paths(value: Any) -> Iterator[str]:
             yield from _candidate_paths(item)
 
 
-def _file_digest(path: Path, memo: dict[str, str]) -> str:
-    """:func:`~.cache.file_digest`, remembered in ``memo`` by (path, size, mtime)."""
-    stat = path.stat()
-    token = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    if token not in memo:
-        memo[token] = file_digest(path)
-    return memo[token]
-
-
 def _folder_files(folder: Path) -> list[Path]:
     files = []
     for root, dirs, names in os.walk(folder):
@@ -65,27 +141,22 @@ def _folder_files(folder: Path) -> list[Path]:
     return files
 
 
-def path_fingerprint(path: Path, memo: dict[str, str]) -> str:
+def path_fingerprint(path: Path, memo: DigestMemo) -> str:
     """sha256 of a file's bytes, or of a folder's (relative path, file digest) list."""
     if path.is_file():
-        return _file_digest(path, memo)
-    entries = [f"{f.relative_to(path).as_posix()}:{_file_digest(f, memo)}" for f in _folder_files(path)]
+        return memo.digest(path)
+    entries = [f"{f.relative_to(path).as_posix()}:{memo.digest(f)}" for f in _folder_files(path)]
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:20]
 
 
 class Fingerprints:
-    """Fingerprints of local paths, remembered on disk in ``<cache root>/.fingerprints.json``."""
+    """Fingerprints of local paths, their file digests remembered in the cache root's memo."""
 
     def __init__(self, root: Path):
-        self.store = Path(root) / ".fingerprints.json"
-        try:
-            self.memo: dict[str, str] = json.loads(self.store.read_text())
-        except (OSError, ValueError):
-            self.memo = {}
+        self.memo = DigestMemo.at(root)
 
     def of(self, subset: dict[str, Any]) -> dict[str, str]:
         """``{path as written: fingerprint}`` for the strings of ``subset`` that name local paths."""
-        before = len(self.memo)
         found = {}
         for text in _candidate_paths(subset):
             try:
@@ -94,15 +165,5 @@ class Fingerprints:
                     found[text] = path_fingerprint(path, self.memo)
             except OSError:
                 continue  # a string that is not a usable path (too long, bad characters)
-        if len(self.memo) != before:
-            self._save()
+        self.memo.save()
         return found
-
-    def _save(self) -> None:
-        try:
-            self.store.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.store.with_name(f".fingerprints.{uuid.uuid4().hex}.tmp")
-            tmp.write_text(json.dumps(self.memo, sort_keys=True))
-            os.replace(tmp, self.store)  # concurrent jobs: the last writer wins, nothing is torn
-        except OSError:
-            pass  # remembering is an optimisation; the key is right either way
