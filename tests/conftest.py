@@ -13,6 +13,19 @@ import pytest
 
 
 @pytest.fixture(scope="session")
+def device() -> str:
+    """The device the decoder, backend, training and end-to-end tests run on: ``cuda`` where a GPU
+    is visible, else ``cpu``; ``INT_EXP_TEST_DEVICE`` overrides (e.g. ``cpu`` on a GPU machine),
+    so the same tests check CPU in CI and CUDA on a GPU machine (benchmarks/gpu_check.sh)."""
+    from int_exp.models.hardware import cuda_available
+
+    chosen = os.environ.get("INT_EXP_TEST_DEVICE") or ("cuda" if cuda_available() else "cpu")
+    if chosen.startswith("cuda") and not cuda_available():
+        pytest.fail(f"INT_EXP_TEST_DEVICE={chosen} but torch sees no CUDA device")
+    return chosen
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A random tiny Llama with SmolLM2's real tokenizer and chat template (built in ~7 s)."""
     from int_exp.config import TinyModelConfig

@@ -1,4 +1,5 @@
-"""The hf generation backend on the tiny model, prompt rendering, make_backend and isolation."""
+"""The hf generation backend on the tiny model, prompt rendering, make_backend and isolation; on the
+``device`` fixture's device (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def continuation(text: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def hf(tiny_model_dir):
-    backend = make_backend(BackendConfig(name="hf", batch_size=2), str(tiny_model_dir))
+def hf(tiny_model_dir, device):
+    backend = make_backend(BackendConfig(name="hf", batch_size=2, device=device), str(tiny_model_dir))
     yield backend
     backend.close()
 
@@ -123,10 +124,10 @@ def test_max_tokens_respected(hf, monkeypatch):
             assert len(hf.tokenizer.encode(text, add_special_tokens=False)) <= 5
 
 
-def test_long_prompts_clip_max_tokens_instead_of_failing(tiny_model_dir):
+def test_long_prompts_clip_max_tokens_instead_of_failing(tiny_model_dir, device):
     from int_exp.backends.hf import HFBackend, encode_chats
 
-    backend = HFBackend(str(tiny_model_dir), batch_size=4)
+    backend = HFBackend(str(tiny_model_dir), batch_size=4, device=device)
     try:
         short_len, long_len = (len(x) for x in encode_chats(backend.tokenizer, [QUESTION, LONG_QUESTION]))
         assert long_len > short_len + 10
@@ -169,12 +170,12 @@ def test_plan_batches_keeps_to_a_token_budget():
     assert plan_batches(ids, [8] * 4, max_tokens=8, batch_size=4, batch_tokens=20) == [([0], 8), ([2], 8), ([1, 3], 8)]
 
 
-def test_progress_bar_counts_decoding_steps(tiny_model_dir):
+def test_progress_bar_counts_decoding_steps(tiny_model_dir, device):
     from tqdm import tqdm
 
     from int_exp.backends.hf import HFBackend, encode_chats
 
-    backend = HFBackend(str(tiny_model_dir), batch_size=4)
+    backend = HFBackend(str(tiny_model_dir), batch_size=4, device=device)
     try:
         ids = encode_chats(backend.tokenizer, [QUESTION])
         params = SamplingParams(n=2, max_tokens=6, temperature=1.0, top_k=0)
@@ -193,12 +194,12 @@ def test_derive_seed_is_stable_and_spread():
     assert all(0 <= derive_seed(s, i) < 2**31 for s in range(3) for i in range(3))
 
 
-def test_isolated_hf_matches_in_process(hf, tiny_model_dir):
+def test_isolated_hf_matches_in_process(hf, tiny_model_dir, device):
     from int_exp.backends.isolated import IsolatedBackend
 
     chats = [QUESTION, LONG_QUESTION, continuation(PARTIAL)]
     params = SamplingParams(n=2, max_tokens=8, seed=7)
-    isolated = make_backend(BackendConfig(name="hf", batch_size=2, isolate=True), str(tiny_model_dir))
+    isolated = make_backend(BackendConfig(name="hf", batch_size=2, isolate=True, device=device), str(tiny_model_dir))
     try:
         assert isinstance(isolated, IsolatedBackend)
         assert isolated.generate(chats, params, desc="isolated") == hf.generate(chats, params)
@@ -220,12 +221,15 @@ def test_isolated_child_errors_are_reported(tmp_path):
     assert "child traceback" in str(err.value)
 
 
-def test_data_parallel_replicas_split_the_prompts(hf, tiny_model_dir):
-    from int_exp.backends.isolated import DataParallelBackend
+def test_data_parallel_replicas_split_the_prompts(hf, tiny_model_dir, device):
+    from int_exp.backends.isolated import DataParallelBackend, _visible_gpus
+
+    if 0 < len(_visible_gpus()) < 2:
+        pytest.skip("two hf replicas need two GPUs where any is visible")
 
     chats = [QUESTION, LONG_QUESTION, continuation(PARTIAL), continuation("The"), QUESTION]
     params = SamplingParams(n=2, max_tokens=6, seed=11)
-    dp = make_backend(BackendConfig(name="hf", batch_size=2, data_parallel_size=2), str(tiny_model_dir))
+    dp = make_backend(BackendConfig(name="hf", batch_size=2, data_parallel_size=2, device=device), str(tiny_model_dir))
     try:
         assert isinstance(dp, DataParallelBackend) and len(dp.replicas) == 2
         out = dp.generate(chats, params)
@@ -237,8 +241,11 @@ def test_data_parallel_replicas_split_the_prompts(hf, tiny_model_dir):
     assert all(not r._proc.is_alive() for r in dp.replicas) if dp.replicas else True
 
 
-def test_grouped_decoding_on_cpu_matches_sdpa(hf, tiny_model_dir):
+def test_grouped_decoding_on_cpu_matches_sdpa(hf, tiny_model_dir, device):
     import torch
+
+    if device != "cpu":
+        pytest.skip("grouped decoding is the CPU's attention (int_exp/backends/cpu_attention.py)")
 
     from int_exp.backends.cpu_attention import NAME, use_grouped_decoding
     from int_exp.backends.hf import encode_chats

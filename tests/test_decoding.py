@@ -1,6 +1,7 @@
 """The hf backend's decoding loop (int_exp/backends/decoding.py) against transformers' generate:
 greedy tokens equal, the same top-k/top-p filters, EOS stops a row, finished rows dropped
-without changing what the others produce, seeded draws reproducible."""
+without changing what the others produce, seeded draws reproducible. On the ``device`` fixture's
+device (tests/conftest.py): CPU here, CUDA on a GPU machine."""
 
 from __future__ import annotations
 
@@ -17,19 +18,19 @@ CHATS = [[{"role": "user", "content": text}] for text in
 
 
 @pytest.fixture(scope="module")
-def model_and_prompts(tiny_model_dir):
+def model_and_prompts(tiny_model_dir, device):
     tokenizer = load_tokenizer(tiny_model_dir)
-    model = load_causal_lm(tiny_model_dir).eval()
+    model = load_causal_lm(tiny_model_dir, device=device).eval()
     return model, tokenizer, encode_chats(tokenizer, CHATS)
 
 
-def generate_greedy(model, tokenizer, prompts, budget):
+def generate_greedy(model, tokenizer, prompts, budget, eos_token_id=None):
     width = max(map(len, prompts))
-    ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for p in prompts], device=model.device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=model.device)
     with torch.inference_mode():
         out = model.generate(ids, attention_mask=mask, max_new_tokens=budget, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=eos_token_id)
     return out[:, width:].tolist()
 
 
@@ -106,6 +107,21 @@ def stop_at_different_steps(rows):
     return max(candidates, key=lambda t: len({first(row, t) for row in rows}))
 
 
+def varied_model(model, tokenizer, grouped: bool = True):
+    """A random model of ``model``'s shape (grouped KV heads, or one per head) with large weights,
+    so its tokens vary with the context, on ``model``'s device."""
+    from transformers import LlamaForCausalLM
+
+    heads = model.config.num_key_value_heads if grouped else model.config.num_attention_heads
+    config = model.config.__class__(**{**model.config.to_dict(), "initializer_range": 1.0,
+                                       "num_key_value_heads": heads})
+    torch.manual_seed(0)
+    varied = LlamaForCausalLM(config).to(model.device).eval()
+    with torch.no_grad():  # a padding embedding that is not zero: only the mask keeps padding out of attention
+        varied.get_input_embeddings().weight[tokenizer.pad_token_id].normal_()
+    return varied
+
+
 @pytest.mark.parametrize(("kv_heads", "unshare"), [("grouped", False), ("one per head", False), ("grouped", True)])
 def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_and_prompts, monkeypatch, kv_heads,
                                                                           unshare):
@@ -113,8 +129,6 @@ def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_
     its own copy of the prompt's cache: the same greedy tokens, rows stopping at different steps
     (finished prompts leave the batch), for a grouped-query model and one with a KV head per head,
     and when the batch goes back to copies mid-way (finished rows of unfinished prompts)."""
-    from transformers import LlamaForCausalLM
-
     from int_exp.backends import decoding, shared_prefix
 
     unshared = []
@@ -124,14 +138,7 @@ def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_
         monkeypatch.setattr(decoding._Batch, "unshare", lambda batch: (unshared.append(1), original(batch))[1])
 
     model, tokenizer, prompts = model_and_prompts
-    heads = model.config.num_attention_heads
-    config = model.config.__class__(**{
-        **model.config.to_dict(), "initializer_range": 1.0,  # large random weights: tokens vary with the context
-        "num_key_value_heads": model.config.num_key_value_heads if kv_heads == "grouped" else heads})
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()
-    with torch.no_grad():  # a padding embedding that is not zero: only the mask keeps padding out of attention
-        model.get_input_embeddings().weight[tokenizer.pad_token_id].normal_()
+    model = varied_model(model, tokenizer, grouped=kv_heads == "grouped")
     assert shared_prefix.can_share(model)
     # Greedy copies of a prompt are identical and finish together; sampled ones finish apart, and
     # until the batch goes back to copies no row has left, so both ways draw the same.
@@ -147,3 +154,46 @@ def test_copies_reading_one_prompt_cache_give_the_tokens_of_copied_caches(model_
     assert len({len(row) for row in shared}) > 1  # rows did stop at different steps
     assert len({t for row in free for t in row}) > 8  # and the tokens depend on the context
     assert model.config._attn_implementation == "sdpa"  # restored after decoding
+
+
+def emitting_eos(model, token: int, eos: int):
+    """``model``, changed to write its end-of-sequence token where it wrote ``token`` and the other
+    way round (their output rows swapped; the input embeddings, tied until now, stay as they were:
+    the prompts' own end-of-turn tokens read the same)."""
+    head = model.get_output_embeddings()
+    head.weight = torch.nn.Parameter(head.weight.detach().clone())
+    model.config.tie_word_embeddings = False
+    with torch.no_grad():
+        head.weight[[token, eos]] = head.weight[[eos, token]]
+    return model
+
+
+def swapped(row, a, b):
+    return [b if t == a else a if t == b else t for t in row]
+
+
+def until_first(row, token):
+    return row[: row.index(token) + 1] if token in row else row
+
+
+def test_rows_ending_with_the_models_eos_at_different_steps_decode_as_each_prompt_alone(model_and_prompts):
+    """The batch drops finished rows (and, with copies, whole prompts reading one shared cache) while
+    the others go on: each prompt gets what decoding it alone gives, and what generate gives."""
+    model, tokenizer, prompts = model_and_prompts
+    eos, pad, budget = tokenizer.eos_token_id, tokenizer.pad_token_id, 24
+    greedy = SamplingParams(n=1, temperature=0.0, max_tokens=budget)
+    model = varied_model(model, tokenizer)
+    free = generate_greedy(model, tokenizer, prompts, budget)
+    token = stop_at_different_steps(free)
+    model = emitting_eos(model, token, eos)
+    with torch.inference_mode():
+        batched = decode(model, prompts, budget, greedy, seed=0, eos_ids=[eos], pad_id=pad)
+        copies = decode(model, prompts, budget, greedy, seed=0, eos_ids=[eos], pad_id=pad, copies=3)
+        alone = [decode(model, [p], budget, greedy, seed=0, eos_ids=[eos], pad_id=pad)[0] for p in prompts]
+    generated = [until_first(generate_greedy(model, tokenizer, [p], budget, eos_token_id=eos)[0], eos) for p in prompts]
+    # Up to its first end, a row is the unchanged model's with the two tokens' names swapped.
+    assert batched == [until_first(swapped(row, token, eos), eos) for row in free]
+    ends = [len(row) for row in batched if row[-1] == eos]
+    assert len(set(ends)) > 1 and len(ends) < len(batched)  # rows end at different steps, one runs on
+    assert batched == alone == generated
+    assert copies == [row for row in batched for _ in range(3)]

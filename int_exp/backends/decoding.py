@@ -15,6 +15,11 @@ Sampling is ``generate``'s: temperature, then top-k, then top-p (the smallest se
 probability reaches ``top_p``, at least one), one ``torch.multinomial`` draw per row from a
 generator seeded per batch, so a call is reproducible for a given seed and batch plan.
 ``temperature=0`` is greedy (argmax), as is ``generate`` with ``do_sample=False``.
+
+On a GPU every tensor the model reads is made on its device once and stays there (the next
+step's input is the chosen tokens themselves); a step waits for the device once, to copy its new
+tokens to the host, where the loop decides which rows have finished. Rows leave the batch at the
+same steps on every device, so a CPU run samples what it always did.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ class PreallocatedLayer(DynamicLayer):
         return self.length if self.is_initialized else 0
 
     def select_rows(self, rows) -> None:
-        rows = rows.to(self.key_buffer.device)  # the batch's bookkeeping lives on the CPU
+        rows = rows.to(self.key_buffer.device)  # a no-op for the decoder, which passes device indices
         self.key_buffer = self.key_buffer.index_select(0, rows)
         self.value_buffer = self.value_buffer.index_select(0, rows)
         self.keys, self.values = self.key_buffer[:, :, : self.length], self.value_buffer[:, :, : self.length]
@@ -90,18 +95,27 @@ def choose(logits: Any, params: Any, generator: Any) -> Any:
 
 
 class _Batch:
-    """The live rows of one decoding batch: their original index, mask, next position, cache."""
+    """The live rows of one decoding batch.
+
+    What the model reads (prompt ids, attention mask, next positions, cache) lives on the model's
+    device; the bookkeeping the loop reads every step (each row's original index, which rows are
+    done) lives on the host, so a step costs one device-to-host copy: its new tokens."""
 
     def __init__(self, model: Any, prompts: Sequence[Sequence[int]], budget: int, pad_id: int) -> None:
         width = max(len(p) for p in prompts)
+        self.device = model.device
         self.rows = torch.arange(len(prompts))
-        self.ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-        self.mask = torch.zeros((len(prompts), width + budget), dtype=torch.long)
+        ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+        # Every live row writes a token at every step, so the generated columns are ones from the
+        # start: a step then only widens the slice it reads (no write, no copy to the device).
+        mask = torch.ones((len(prompts), width + budget), dtype=torch.long)
         for r, prompt in enumerate(prompts):  # left padding
-            self.ids[r, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-            self.mask[r, width - len(prompt) : width] = 1
+            ids[r, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            mask[r, : width - len(prompt)] = 0
+        self.ids, self.mask = ids.to(self.device), mask.to(self.device)
         self.width, self.filled = width, width
-        self.positions = torch.tensor([len(p) for p in prompts], dtype=torch.long)  # of the next token
+        # of the next token
+        self.positions = torch.tensor([len(p) for p in prompts], dtype=torch.long, device=self.device)
         layers = model.config.get_text_config(decoder=True).num_hidden_layers
         self.cache = Cache(layers=[PreallocatedLayer(width + budget) for _ in range(layers)])
         self.done = torch.zeros(len(prompts), dtype=torch.bool)
@@ -126,7 +140,7 @@ class _Batch:
             for layer in self.cache.layers
         ]
         index = torch.arange(len(self.rows)).repeat_interleave(copies)
-        self.positions, self.done = self.positions[index], self.done[index]
+        self.positions, self.done = self.positions[index.to(self.device)], self.done[index]
         self.rows, self.copies = torch.arange(len(index)), copies
 
     def unshare(self) -> None:
@@ -143,24 +157,32 @@ class _Batch:
         self.cache.layers = layers
         self.mask = self.mask.repeat_interleave(self.copies, 0)
 
-    def keep_prompts(self, live) -> None:
-        """Drop every prompt not in the boolean ``live`` (one entry per prompt), with its rows."""
+    def keep_prompts(self, live, tokens):
+        """Drop every prompt not in the boolean ``live`` (one entry per prompt, on the host), with
+        its rows; returns the kept rows' ``tokens``."""
         index = live.nonzero().squeeze(-1)
         rows = (index[:, None] * self.copies + torch.arange(self.copies)).reshape(-1)
-        self.mask, self.positions, self.done, self.rows = self.mask[index], self.positions[rows], self.done[rows], self.rows[rows]
+        on_device, rows_on_device = index.to(self.device), rows.to(self.device)
+        self.mask, self.positions = self.mask[on_device], self.positions[rows_on_device]
+        self.done, self.rows = self.done[rows], self.rows[rows]
         for layer in self.cache.layers:
-            layer.select_prompts(index, rows)
+            layer.select_prompts(on_device, rows_on_device)
+        return tokens[rows_on_device]
 
-    def keep(self, live) -> None:
-        """Drop every row not in the boolean ``live``."""
+    def keep(self, live, tokens):
+        """Drop every row not in the boolean ``live`` (on the host); returns the kept rows' ``tokens``."""
         index = live.nonzero().squeeze(-1)
-        self._select(index)
+        on_device = self._select(index)
         self.rows = self.rows[index]
+        return tokens[on_device]
 
-    def _select(self, index) -> None:
-        self.mask, self.positions, self.done = self.mask[index], self.positions[index], self.done[index]
+    def _select(self, index):
+        """Keep the rows ``index`` (on the host); returns the index on the model's device."""
+        on_device = index.to(self.device)
+        self.mask, self.positions, self.done = self.mask[on_device], self.positions[on_device], self.done[index]
         for layer in self.cache.layers:
-            layer.select_rows(index)
+            layer.select_rows(on_device)
+        return on_device
 
 
 def decode(model: Any, prompts: Sequence[Sequence[int]], budget: int, params: Any, seed: int,
@@ -182,40 +204,35 @@ def _decode(model: Any, batch: _Batch, budget: int, params: Any, seed: int, eos_
     generator = torch.Generator(device=model.device).manual_seed(int(seed))
     eos = torch.tensor(list(eos_ids) or [-1], dtype=torch.long)
     out: list[list[int]] = [[] for _ in range(len(batch.rows) * copies)]
-    device = model.device
-    logits = model(input_ids=batch.ids.to(device), attention_mask=batch.mask[:, : batch.width].to(device),
-                   position_ids=batch.prefill_positions().to(device), past_key_values=batch.cache, use_cache=True,
+    logits = model(input_ids=batch.ids, attention_mask=batch.mask[:, : batch.width],
+                   position_ids=batch.prefill_positions(), past_key_values=batch.cache, use_cache=True,
                    logits_to_keep=1).logits[:, -1]
     if copies > 1:
         batch.share(copies) if shared else batch.repeat(copies)
         logits = logits.repeat_interleave(copies, dim=0)
     for step in range(budget):
-        tokens = choose(logits, params, generator).cpu()
-        for row, token, done in zip(batch.rows.tolist(), tokens.tolist(), batch.done.tolist()):
+        tokens = choose(logits, params, generator)  # stays on the device: the next step's input
+        chosen = tokens.cpu()  # the step's one wait for the device: the loop decides on the host
+        for row, token, done in zip(batch.rows.tolist(), chosen.tolist(), batch.done.tolist()):
             if not done:
                 out[row].append(token)
-        batch.done |= torch.isin(tokens, eos)
+        batch.done |= torch.isin(chosen, eos)
         on_step()
         threads.rebalance()  # this job's share of the cores, if other jobs started or ended
         if step == budget - 1 or bool(batch.done.all()):
             break
-        batch.mask[:, batch.filled] = 1
         batch.filled += 1
         if shared:  # whole prompts leave the batch, once all their rows have finished
             live = ~batch.done.view(-1, copies).all(dim=1)
             if int((~live).sum()) >= COMPACT_SHARE * len(live):
-                tokens = tokens.view(-1, copies)[live].reshape(-1)
-                batch.keep_prompts(live)
+                tokens = batch.keep_prompts(live, tokens)
             elif int(batch.done.sum()) >= UNSHARE_SHARE * len(batch.rows):
                 batch.unshare()
                 shared = False
         if not shared and int(batch.done.sum()) >= COMPACT_SHARE * len(batch.rows):
-            keep = ~batch.done
-            tokens = tokens[keep]
-            batch.keep(keep)
-        mask = None if shared else batch.mask[:, : batch.filled].to(device)  # shared: the layers hold it
-        logits = model(input_ids=tokens[:, None].to(device), attention_mask=mask,
-                       position_ids=batch.positions[:, None].to(device), past_key_values=batch.cache,
-                       use_cache=True).logits[:, -1]
+            tokens = batch.keep(~batch.done, tokens)
+        mask = None if shared else batch.mask[:, : batch.filled]  # shared: the layers hold it
+        logits = model(input_ids=tokens[:, None], attention_mask=mask, position_ids=batch.positions[:, None],
+                       past_key_values=batch.cache, use_cache=True).logits[:, -1]
         batch.positions += 1
     return out
