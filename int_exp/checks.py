@@ -84,7 +84,10 @@ def _tracking_problems(tracking: Any) -> list[str]:
     scheme = uri.split("://", 1)[0].split("+", 1)[0]
     if scheme not in TRACKING_SCHEMES:
         return [f"tracking.uri={uri}: unknown scheme {scheme!r}; expected one of {', '.join(TRACKING_SCHEMES)}"]
-    return []
+    from int_exp.tracking import sqlite_folder_problem
+
+    problem = sqlite_folder_problem(uri, bool(tracking.get("create", False)))
+    return [problem] if problem else []
 
 
 def hub_model_problems(name_or_path: str, revision: str | None, probe_timeout: float = 3.0) -> list[str]:

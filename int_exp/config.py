@@ -239,6 +239,9 @@ class EvalConfig:
 class TrackingConfig:
     enabled: bool = True
     uri: str = "sqlite:///mlruns/mlflow.db"  # or http://host:5000 for an `mlflow server`
+    # A sqlite store's folder must exist (a typo'd path is an error, not a new store somewhere);
+    # true: create it.
+    create: bool = False
     artifact_root: str = "mlruns/artifacts"  # used when the experiment is created locally
     connect_timeout_s: float = 10.0  # an http(s) tracking server that does not answer fails after this
     experiment: str = "int-exp"

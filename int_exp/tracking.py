@@ -71,6 +71,32 @@ def check_server(uri: str, timeout: float) -> None:
                               "start one (mlflow server ...) or set tracking.uri to a sqlite:/// store") from e
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (query string dropped), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///"):].split("?", 1)[0])
+
+
+def sqlite_folder_problem(uri: str, create: bool) -> str | None:
+    """A sqlite store whose folder does not exist is a mistake (a typo, an unmounted disk) unless
+    ``tracking.create=true`` asks for it: MLflow would make the folder and a new store there."""
+    path = sqlite_path(uri)
+    if path is None or create or path.parent.is_dir():
+        return None
+    what = "is not a folder" if path.parent.exists() else "does not exist"
+    return (f"tracking.uri={uri}: the store's folder {path.parent} {what}; create it, or set "
+            "tracking.create=true to have it created")
+
+
+def prepare_sqlite_folder(uri: str, create: bool) -> None:
+    problem = sqlite_folder_problem(uri, create)
+    if problem:
+        raise FileNotFoundError(problem)
+    if (path := sqlite_path(uri)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 def is_local_store(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
@@ -120,8 +146,7 @@ class MlflowTracker:
         from mlflow import MlflowClient
 
         self.cfg = tracking_cfg
-        if tracking_cfg.uri.startswith("sqlite:///"):
-            Path(tracking_cfg.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_folder(tracking_cfg.uri, bool(getattr(tracking_cfg, "create", False)))
         check_server(tracking_cfg.uri, float(getattr(tracking_cfg, "connect_timeout_s", 10.0)))
         mlflow.set_tracking_uri(tracking_cfg.uri)
         with store_lock(tracking_cfg.uri):  # a fresh sqlite store: one job creates and migrates it

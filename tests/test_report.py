@@ -126,3 +126,40 @@ def test_the_replicate_tag_names_the_sandbox_seed_and_the_group_ignores_it():
     assert job_tags(one, {})["replicate"] == "model.sandbox.seed=1 seed=2"
     assert comparison_group(one) == comparison_group(two)
     assert job_tags(smoke, {})["replicate"] == "seed=2"
+
+
+def test_cli_refuses_a_missing_store_and_creates_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path}/nowhere/mlflow.db"
+    out = subprocess.run([sys.executable, "-m", "int_exp.report", "--tracking-uri", uri, "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 2 and "no MLflow store at" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_refuses_an_empty_file_and_a_store_it_would_have_to_migrate(tmp_path, capsys):
+    import sqlite3
+
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert main(["--tracking-uri", f"sqlite:///{empty}"]) == 2 and "is empty" in capsys.readouterr().err
+    assert empty.stat().st_size == 0
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("create table notes (x)").connection.commit()
+    size = other.stat().st_size
+    assert main(["--tracking-uri", f"sqlite:///{other}"]) == 2 and "not a complete MLflow store" in capsys.readouterr().err
+    assert other.stat().st_size == size
+
+
+def test_cli_exits_non_zero_when_only_failed_runs_or_no_experiment(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("cmp", artifact_location=str(tmp_path / "artifacts"))
+    run_id = log_job(client, experiment_id, tmp_path, "int", 0, 0.1)
+    client.set_terminated(run_id, status="FAILED")
+    assert main(["--tracking-uri", uri, "--experiment", "cmp", "--out", str(tmp_path / "r")]) == 1
+    assert "no FINISHED job runs" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert main(["--tracking-uri", uri, "--experiment", "nope", "--out", str(tmp_path / "r")]) == 1
+    assert "no MLflow experiment named 'nope'" in capsys.readouterr().err

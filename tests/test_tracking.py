@@ -122,3 +122,15 @@ def test_job_logged_to_a_real_mlflow_server(tmp_path, mlflow_server):
     cfg = make_cfg(tmp_path)
     _, run_id, results = run_job(cfg, tracking_cfg(mlflow_server, tmp_path, experiment="server-test"))
     check_job_logged(MlflowClient(mlflow_server), run_id, results, expect_hit=False)
+
+
+def test_a_sqlite_store_in_a_missing_folder_is_an_error_naming_it_unless_asked_to_create(tmp_path):
+    uri = f"sqlite:///{tmp_path}/nonexistent/dir/x.db"
+    with pytest.raises(FileNotFoundError, match=f"tracking.uri={uri}: the store's folder {tmp_path}/nonexistent/dir "
+                                                "does not exist"):
+        MlflowTracker(tracking_cfg(uri, tmp_path))
+    assert not (tmp_path / "nonexistent").exists()
+    cfg = tracking_cfg(uri, tmp_path)
+    cfg.create = True
+    MlflowTracker(cfg)
+    assert (tmp_path / "nonexistent" / "dir" / "x.db").is_file()

@@ -1,3 +1,3 @@
 from int_exp.report.cli import main
 
-main()
+raise SystemExit(main())

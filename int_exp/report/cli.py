@@ -33,7 +33,8 @@ def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = N
         return [], f"no MLflow experiment named {tracking_cfg.experiment!r} at {tracking_cfg.uri}"
     runs = job_runs(client, experiment.experiment_id, parent_run_id)
     if not runs:
-        return [], "no finished job runs with pass@k metrics to report"
+        return [], (f"nothing to report in experiment {tracking_cfg.experiment!r} at {tracking_cfg.uri}: no "
+                    "FINISHED job runs with pass@k metrics (failed, killed and running jobs are not reported)")
     out_dir.mkdir(parents=True, exist_ok=True)
     groups: dict[str, list] = {}
     for run in runs:
@@ -86,18 +87,56 @@ def output_folder(client, args) -> Path:
     return DEFAULT_OUT
 
 
-def main(argv: list[str] | None = None) -> None:
-    from mlflow import MlflowClient
+def store_problem(uri: str) -> str | None:
+    """Why the report cannot read ``uri`` without changing it: a sqlite store that is missing,
+    empty or not a complete MLflow store (MLflow would create or migrate it on opening)."""
+    from int_exp.tracking import sqlite_path
+
+    path = sqlite_path(uri)
+    if path is None:
+        return None
+    if not path.is_file():
+        return f"no MLflow store at {uri} ({path} does not exist); pass --tracking-uri of an existing store"
+    if path.stat().st_size == 0:
+        return f"the MLflow store {path} is empty (0 bytes): nothing to report"
+    import sqlalchemy
+    from mlflow.store.db.utils import _all_tables_exist
+
+    engine = sqlalchemy.create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+    try:
+        complete = _all_tables_exist(engine)
+    except sqlalchemy.exc.DBAPIError as e:
+        return f"{path} cannot be read as an MLflow sqlite store ({e.orig})"
+    finally:
+        engine.dispose()
+    if not complete:
+        return (f"{path} is not a complete MLflow store of this MLflow version (tables missing); "
+                "the report does not create or migrate stores")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 with a report written, 1 when there is nothing to report (no experiment, or
+    no finished job runs with pass@k), 2 when the store cannot be read as it is."""
+    import sys
 
     args = parser().parse_args(argv)
-    client = MlflowClient(args.tracking_uri)
+    problem = store_problem(args.tracking_uri)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from mlflow import MlflowClient
+
+    client = MlflowClient(args.tracking_uri)  # an existing, complete store: opening writes nothing
     tracking = argparse.Namespace(uri=args.tracking_uri, experiment=args.experiment)
     out = output_folder(client, args)
     files, text = write_report(tracking, out, args.parent_run_id, tuple(args.reference or REFERENCES), args.bootstrap)
+    if not files:
+        print(f"error: {text}", file=sys.stderr)
+        return 1
     print(text)
-    if files:
-        print(f"written to {out}/")
-    if files and args.log:
+    print(f"written to {out}/")
+    if args.log:
         experiment_id = client.get_experiment_by_name(args.experiment).experiment_id
         run = client.create_run(experiment_id, run_name="report", tags={"report": "true",
                                 "mlflow.note.content": "the variant comparison table (python -m int_exp.report)"})
@@ -105,3 +144,4 @@ def main(argv: list[str] | None = None) -> None:
             client.log_artifact(run.info.run_id, str(path), "report")
         client.set_terminated(run.info.run_id)
         print(f"logged to MLflow run {run.info.run_id}")
+    return 0
