@@ -6,7 +6,11 @@ allowed``, so a typo'd value fails in a second instead of after SFT and RL have 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
+
+from omegaconf import OmegaConf
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -36,9 +40,103 @@ def _local_path_problems(key: str, value: Any, must_be_file: bool) -> list[str]:
     return []
 
 
+# Samples per problem (eval.n, rollouts.k, ...). More is beyond what one job can generate here in
+# memory and time (100,000 asked for one 118 GB allocation, 20,000 for ~24 GB on the smoke chain):
+# split the work over jobs and seeds instead.
+MAX_SAMPLES = 1024
+SAMPLE_COUNTS = ("eval.n", "rollouts.k", "intervention.k", "intervention.solve_samples", "intervention.filter_samples",
+                 "rl.num_generations")
+SEED_LIMIT = 2**32  # numpy's and torch's seeds are unsigned 32-bit
+
+
+def _leaves(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) of every leaf of a resolved config; list items as ``key[i]``."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _leaves(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{key}[{i}]")
+    else:
+        yield key, value
+
+
+def _number_problems(cfg: Any) -> list[str]:
+    """Non-finite numbers anywhere (nan passes every comparison); seeds outside 0..2**32-1."""
+    from omegaconf import OmegaConf
+
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # noqa: BLE001 - an interpolation that fails is reported where it is used
+        return []
+    # A key that copies another (eval.temperature: ${sampling.temperature}) is named once, at its source.
+    copies = {key for key, raw in _leaves(OmegaConf.to_container(cfg, resolve=False))
+              if isinstance(raw, str) and raw.startswith("${")}
+    problems = []
+    for key, value in _leaves(resolved):
+        if key in copies:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{key}={value}: must be a finite number")
+        elif key.rsplit(".", 1)[-1] == "seed" and isinstance(value, int) and not 0 <= value < SEED_LIMIT:
+            problems.append(f"{key}={value}: seeds must be in 0..{SEED_LIMIT - 1}")
+    return problems
+
+
+def _size_problems(cfg: Any) -> list[str]:
+    problems = []
+    if not cfg.stages:
+        problems.append("stages=[]: name at least one target stage, e.g. stages=[eval] or stages=[sft,rl,eval]")
+    if cfg.threads < 0:
+        problems.append(f"threads={cfg.threads}: must be >= 0 (0: this machine's cores shared among its jobs)")
+    for key in SAMPLE_COUNTS:
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, int) and value > MAX_SAMPLES:
+            problems.append(f"{key}={value}: at most {MAX_SAMPLES} samples per problem (int_exp.checks.MAX_SAMPLES); "
+                            "more is beyond what one job can generate in memory and time")
+    return problems
+
+
+def _data_problems(data: Any) -> list[str]:
+    from int_exp.data.selection import parse_shard, parse_slice
+
+    problems = []
+    limits = [("data.limit", data.limit), ("data.train.limit", data.train.limit)]
+    limits += [(f"data.eval[{i}].limit", spec.limit) for i, spec in enumerate(data.eval)]
+    problems += [f"{key}={value}: must be >= 0 or null (every row)" for key, value in limits
+                 if value is not None and value < 0]
+    for key, parse in (("slice", parse_slice), ("shard", parse_shard)):
+        if data[key] is not None and str(data[key]).strip():
+            try:
+                parse(data[key])
+            except ValueError as e:
+                problems.append(f"data.{key}={data[key]}: {e}")
+    return problems
+
+
+def _training_problems(cfg: Any) -> list[str]:
+    problems = []
+    for section in ("sft", "rl"):
+        train = cfg[section]
+        if not train.learning_rate > 0:
+            problems.append(f"{section}.learning_rate={train.learning_rate}: must be > 0")
+        for key in ("per_device_batch_size", "gradient_accumulation_steps"):
+            if train[key] < 1:
+                problems.append(f"{section}.{key}={train[key]}: must be >= 1")
+    if not cfg.sft.epochs > 0:
+        problems.append(f"sft.epochs={cfg.sft.epochs}: must be > 0")
+    if cfg.rl.max_steps < 1:
+        problems.append(f"rl.max_steps={cfg.rl.max_steps}: must be >= 1")
+    for key in ("sft.min_lr_rate", "sft.warmup_ratio", "rl.hint_fraction"):
+        value = OmegaConf.select(cfg, key)
+        if not 0 <= value <= 1:
+            problems.append(f"{key}={value}: must be in [0, 1]")
+    return problems
+
+
 def settings_problems(cfg: Any) -> list[str]:
     """Every setting of ``cfg`` that cannot work, as ``key=value: what is allowed`` lines."""
-    problems = []
+    problems = _number_problems(cfg) + _size_problems(cfg) + _data_problems(cfg.data) + _training_problems(cfg)
     if cfg.eval.n < 1:
         problems.append(f"eval.n={cfg.eval.n}: must be >= 1 (samples per problem)")
     bad_k = [k for k in cfg.eval.k if not 1 <= k <= max(cfg.eval.n, 1)]

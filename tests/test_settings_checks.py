@@ -27,6 +27,18 @@ BAD_SETTINGS = [
     ("model.name_or_path=./no/such/model", "model.name_or_path=./no/such/model"),
     ("data.train.source=/no/such/problems.jsonl", "data.train.source=/no/such/problems.jsonl"),
     ("stages=[evl]", "unknown stage(s) ['evl']"),
+    ("stages=[]", "stages=[]: name at least one target stage"),
+    ("seed=-1", "seed=-1: seeds must be in 0..4294967295"),
+    ("threads=-5", "threads=-5: must be >= 0"),
+    ("data.limit=-1", "data.limit=-1: must be >= 0"),
+    ("data.shard=5/2", "data.shard=5/2"),
+    ("sft.learning_rate=-1", "sft.learning_rate=-1.0: must be > 0"),
+    ("sampling.temperature=nan", "sampling.temperature=nan: must be a finite number"),
+    ("intervention.sampling.top_p=inf", "intervention.sampling.top_p=inf: must be a finite number"),
+    ("rollouts.k=100000", "rollouts.k=100000: at most 1024 samples per problem"),
+    ("eval.n=100000", "eval.n=100000: at most 1024 samples per problem"),
+    ("tracking.uri=sqlite:////nonexistent/dir/x.db",
+     "tracking.uri=sqlite:////nonexistent/dir/x.db: the store's folder /nonexistent/dir does not exist"),
 ]
 
 
