@@ -1,6 +1,6 @@
 """Trainers on the tiny model: a loss is logged AND the saved weights changed; SFT labels inside the
 trainer are exactly the completion tokens; GRPO logs its reward statistics; the NLL/entropy
-diagnostic is right."""
+diagnostic is right. On the ``device`` fixture's device (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def rows(n: int = 4) -> list[dict]:
         }
         for i in range(n)
     ]
+
+
+def on(device: str) -> dict:
+    """``trainer_kwargs`` that put a TRL trainer on the ``device`` fixture's device."""
+    return {"use_cpu": device == "cpu"}
 
 
 def weights(folder: Path) -> dict:
@@ -68,13 +73,14 @@ def trained_texts(batches, tokenizer) -> Counter:
     "peft, clone_suffix",
     [("none", False), ("lora", True)],  # full fine-tuning on InT examples; LoRA on suffix-cloned ones
 )
-def test_sft_trains_on_exactly_the_targets(tiny_model_dir, tmp_path, recorded_batches, peft, clone_suffix):
+def test_sft_trains_on_exactly_the_targets(tiny_model_dir, tmp_path, recorded_batches, peft, clone_suffix, device):
     from int_exp.models import load_tokenizer
     from int_exp.training import run_sft
 
     examples = [build_example(r, True, clone_suffix) for r in rows()]
     cfg = SFTConfig(
-        learning_rate=1e-3, epochs=1, per_device_batch_size=2, max_length=512, peft=peft, lora_r=4
+        learning_rate=1e-3, epochs=1, per_device_batch_size=2, max_length=512, peft=peft, lora_r=4,
+        trainer_kwargs=on(device),
     )
     logged: list[tuple[int, dict]] = []
     out = tmp_path / "model"
@@ -115,7 +121,7 @@ def test_sft_drops_examples_whose_prompt_fills_max_length(tiny_model_dir, tmp_pa
         )
 
 
-def test_grpo_logs_rewards_and_updates_the_policy(tiny_model_dir, tmp_path):
+def test_grpo_logs_rewards_and_updates_the_policy(tiny_model_dir, tmp_path, device):
     from int_exp.training import run_grpo
 
     seen_columns: list[set] = []
@@ -140,6 +146,7 @@ def test_grpo_logs_rewards_and_updates_the_policy(tiny_model_dir, tmp_path):
         max_completion_length=16,
         learning_rate=1e-3,
         temperature=1.0,
+        trainer_kwargs=on(device),
     )
     logged: list[tuple[int, dict]] = []
     out = tmp_path / "policy"
@@ -183,7 +190,7 @@ def test_grpo_batch_must_hold_whole_groups(tiny_model_dir, tmp_path):
         )
 
 
-def test_sequence_diagnostics_matches_a_direct_computation(tiny_model_dir):
+def test_sequence_diagnostics_matches_a_direct_computation(tiny_model_dir, device):
     import torch
 
     from int_exp.models import load_causal_lm, load_tokenizer
@@ -192,29 +199,32 @@ def test_sequence_diagnostics_matches_a_direct_computation(tiny_model_dir):
 
     tokenizer = load_tokenizer(tiny_model_dir)
     examples = [build_example(r, False, i % 2 == 0) for i, r in enumerate(rows(3))]
-    diag = sequence_diagnostics(examples, str(tiny_model_dir), tokenizer, max_examples=8, batch_tokens=128)
+    diag = sequence_diagnostics(examples, str(tiny_model_dir), tokenizer, max_examples=8, batch_tokens=128,
+                                device=device)
     assert diag["diag_examples"] == 3
     assert math.isfinite(diag["nll"]) and math.isfinite(diag["entropy"])
     assert 0 < diag["entropy"] <= math.log(len(tokenizer)) + 1e-4
 
-    # The same numbers from full-sequence logits, one example at a time.
-    model = load_causal_lm(tiny_model_dir)
+    # The same numbers from full-sequence logits, one example at a time (in bf16 on a GPU, as there).
+    model = load_causal_lm(tiny_model_dir, dtype="bfloat16" if device.startswith("cuda") else "float32",
+                           device=device)
+    tolerance = 2e-2 if device.startswith("cuda") else 1e-4
     nll = entropy = 0.0
     count = 0
     with torch.no_grad():
         for example in examples:
             tok = tokenize_example(example, tokenizer, None)
-            ids = torch.tensor([tok["input_ids"]])
+            ids = torch.tensor([tok["input_ids"]], device=device)
             logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
-            keep = torch.tensor(tok["completion_mask"][1:], dtype=torch.bool)
+            keep = torch.tensor(tok["completion_mask"][1:], dtype=torch.bool, device=device)
             nll += -logp[keep].gather(1, ids[0, 1:][keep][:, None]).sum().item()
             entropy += -(logp[keep].exp() * logp[keep]).sum().item()
             count += int(keep.sum())
     assert diag["diag_tokens"] == count
-    assert diag["nll"] == pytest.approx(nll / count, rel=1e-4)
-    assert diag["entropy"] == pytest.approx(entropy / count, rel=1e-4)
+    assert diag["nll"] == pytest.approx(nll / count, rel=tolerance)
+    assert diag["entropy"] == pytest.approx(entropy / count, rel=tolerance)
 
-    few = sequence_diagnostics(examples, str(tiny_model_dir), tokenizer, max_examples=2)
+    few = sequence_diagnostics(examples, str(tiny_model_dir), tokenizer, max_examples=2, device=device)
     assert few["diag_examples"] == 2
 
 
@@ -259,7 +269,7 @@ def test_rl_skips_and_counts_prompts_that_do_not_fit_the_context(tiny_model_dir,
     assert "1 of 3 prompts do not fit the context" in caplog.text
 
 
-def test_fast_grpo_generation_samples_what_trls_generate_does(tiny_model_dir, tmp_path):
+def test_fast_grpo_generation_samples_what_trls_generate_does(tiny_model_dir, tmp_path, device):
     """With top_k=1 sampling is deterministic, so int_exp's decoder and TRL's model.generate path
     must give the very same completion tokens (EOS kept, nothing after it), one group per prompt."""
     from datasets import Dataset
@@ -271,7 +281,8 @@ def test_fast_grpo_generation_samples_what_trls_generate_does(tiny_model_dir, tm
     from int_exp.training.grpo_generation import groups, trainer_class
     from int_exp.training.grpo_trainer import _grpo_arguments
 
-    cfg = RLConfig(num_generations=2, per_device_batch_size=4, max_steps=1, max_completion_length=24, temperature=0.7)
+    cfg = RLConfig(num_generations=2, per_device_batch_size=4, max_steps=1, max_completion_length=24, temperature=0.7,
+                   trainer_kwargs=on(device))
     tokenizer = load_tokenizer(tiny_model_dir)
     chats = [[{"role": "user", "content": "What is 2 + 3?"}], [{"role": "user", "content": "Name a prime number."}]]
     trainer = trainer_class()(
@@ -287,3 +298,47 @@ def test_fast_grpo_generation_samples_what_trls_generate_does(tiny_model_dir, tm
     trl_own, _ = GRPOTrainer._generate_single_turn(trainer, prompt_ids, None, {}, 2)
     assert fast == trl_own
     assert all(0 < len(c) <= 24 for c in fast) and fast[0] == fast[1]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["int_exp decoder", "trl generate"])
+def test_grpo_ends_completions_at_every_eos_id_the_model_declares(tiny_model_dir, tmp_path, device, fast):
+    """A policy whose generation config lists two end ids (as Qwen3's does): the tokenizer's and the
+    tiny model's likeliest token. Completions end at the first of either, whichever sampler runs,
+    and TRL's completion masks count both as ends (its clipped ratio)."""
+    import shutil
+
+    import torch
+    from transformers import GenerationConfig
+
+    from int_exp.backends.hf import encode_chats
+    from int_exp.models import load_causal_lm, load_tokenizer
+    from int_exp.training import run_grpo
+
+    tokenizer = load_tokenizer(tiny_model_dir)
+    prompts = [{"prompt": [{"role": "user", "content": f"What is {i} + 1?"}], "answer": str(i + 1)} for i in range(4)]
+    with torch.no_grad():
+        first = load_causal_lm(tiny_model_dir)(torch.tensor(encode_chats(tokenizer, [prompts[0]["prompt"]])))
+    second_end = int(first.logits[0, -1].argmax())
+    assert second_end != tokenizer.eos_token_id
+    policy = tmp_path / "two-ends"
+    shutil.copytree(tiny_model_dir, policy)
+    generation = GenerationConfig.from_pretrained(policy)
+    generation.eos_token_id = [tokenizer.eos_token_id, second_end]
+    generation.save_pretrained(policy)
+
+    seen: list[list[int]] = []
+
+    def by_length(completions, completion_ids, **kwargs):
+        seen.extend(list(ids) for ids in completion_ids)
+        return [float(len(ids)) for ids in completion_ids]
+
+    cfg = RLConfig(num_generations=4, per_device_batch_size=8, max_steps=1, max_completion_length=16,
+                   temperature=1.0, fast_generation=fast, trainer_kwargs={**on(device), "top_k": 2})
+    logged: list[dict] = []
+    run_grpo(prompts, str(policy), cfg, tmp_path / "out", reward_fn=by_length, log_fn=lambda m, s: logged.append(m))
+    assert len(seen) == 8
+    assert all(ids[-1] == second_end for ids in seen if second_end in ids)  # nothing after it
+    ended = [ids[-1] in (tokenizer.eos_token_id, second_end) for ids in seen]
+    assert any(ended) and all(e or len(ids) == 16 for e, ids in zip(ended, seen))  # else run to the limit
+    clipped = [m["completions/clipped_ratio"] for m in logged if "completions/clipped_ratio" in m]
+    assert clipped == [pytest.approx(1 - sum(ended) / len(ended))]  # TRL counts the second end as one

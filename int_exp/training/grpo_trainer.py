@@ -68,6 +68,29 @@ def _grpo_arguments(cfg: Any) -> dict[str, Any]:
     return grpo_args
 
 
+def end_at_every_eos(trainer: Any, tokenizer: Any) -> list[int]:
+    """Make every end-of-sequence id the policy declares end ``trainer``'s completions; returns them.
+
+    Qwen3's generation config lists two (151645 ``<|im_end|>`` and 151643 ``<|endoftext|>``).
+    A trainer that knows only ``tokenizer.eos_token_id`` lets a completion run past the other
+    one to ``max_completion_length`` and trains on what follows (TRL's fix, PR #7039, was closed
+    unmerged; TRL 1.16 reads the generation config itself). Set here, the generation, the
+    completion masks, the clipped-ratio metric and ``rl.fast_generation`` all see the same ids,
+    whatever TRL is installed.
+    """
+    from int_exp.backends.hf import eos_token_ids
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    ends = list(getattr(trainer, "eos_token_ids", None) or [])
+    ends += [i for i in eos_token_ids(tokenizer, getattr(model, "generation_config", None)) if i not in ends]
+    trainer.eos_token_ids = ends
+    if getattr(trainer, "generation_config", None) is not None:  # TRL's model.generate path
+        trainer.generation_config.eos_token_id = ends
+    if isinstance(getattr(trainer, "generation_kwargs", None), dict):
+        trainer.generation_kwargs["eos_token_id"] = ends
+    return ends
+
+
 def run_grpo(
     prompts: list[dict],
     model_path: str,
@@ -114,6 +137,7 @@ def run_grpo(
         processing_class=tokenizer,
         peft_config=peft_config,
     )
+    end_at_every_eos(trainer, tokenizer)
     output = with_feedback(trainer, "rl: GRPO", log_fn).train()
     save(trainer, model_path, Path(out_dir), tokenizer, lora=cfg.peft == "lora")
     return {
