@@ -170,12 +170,12 @@ def test_missing_column_error_names_file_column_and_found_columns(tmp_path):
 def test_empty_values_are_an_error_naming_the_column(tmp_path):
     rows = [dict(r) for r in ROWS] + [dict(ROWS[0])]
     rows[1]["final"], rows[3]["final"] = "", None
-    for fmt in ("jsonl", "csv"):
+    for fmt, where in (("jsonl", "line 2"), ("csv", "row 2")):  # rows and lines count from 1
         path = write(tmp_path, rows, fmt)
         with pytest.raises(ValueError) as err:
             load_dataset_spec(DatasetSpec(name="x", source=path, columns=MAPPING), DataConfig(), train=False)
         assert str(err.value).startswith(
-            f"{path}: required column 'answer' has 2 empty value(s) of 4 (first at row 1)"
+            f"{path}: required column 'answer' has 2 empty value(s) of 4 (first at {where})"
         )
 
 

@@ -45,7 +45,7 @@ BAD_SETTINGS = [
 @pytest.mark.parametrize("overrides,message", BAD_SETTINGS)
 def test_bad_settings_fail_before_any_run_or_cache_entry(tmp_path, overrides, message):
     overrides = [overrides] if isinstance(overrides, str) else overrides
-    workspace = {"cache": tmp_path / "cache", "uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": tmp_path / "a"}
+    workspace = {"cache": tmp_path / "cache", "uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": tmp_path / "a", "device": []}
     cfg = smoke(workspace, *overrides)
     with pytest.raises(ValueError) as info:
         run_job(cfg)
@@ -54,7 +54,7 @@ def test_bad_settings_fail_before_any_run_or_cache_entry(tmp_path, overrides, me
 
 
 def test_every_problem_is_listed_at_once(tmp_path):
-    workspace = {"cache": tmp_path / "cache", "uri": "", "artifacts": tmp_path}
+    workspace = {"cache": tmp_path / "cache", "uri": "", "artifacts": tmp_path, "device": []}
     with pytest.raises(ValueError) as info:
         run_job(smoke(workspace, "eval.n=0", "rollouts.k=0", "model.dtype=half"))
     text = str(info.value)
@@ -86,7 +86,7 @@ def test_an_empty_csv_names_the_file(tmp_path):
 
 
 def test_unknown_tracking_scheme_is_refused_before_any_work(tmp_path):
-    workspace = {"cache": tmp_path / "cache", "uri": "garbage://x", "artifacts": tmp_path}
+    workspace = {"cache": tmp_path / "cache", "uri": "garbage://x", "artifacts": tmp_path, "device": []}
     with pytest.raises(ValueError, match="tracking.uri=garbage://x: unknown scheme 'garbage'"):
         run_job(smoke(workspace))
 
@@ -125,7 +125,7 @@ def test_repeated_problem_texts_are_counted_and_warned_about(tmp_path, caplog):
     path = tmp_path / "p.jsonl"
     rows = [{"problem": "1+1?", "answer": "2"}, {"problem": "2+2?", "answer": "4"}, {"problem": "1+1?", "answer": "2"}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    workspace = {"cache": tmp_path / "cache", "uri": "", "artifacts": tmp_path}
+    workspace = {"cache": tmp_path / "cache", "uri": "", "artifacts": tmp_path, "device": []}
     cfg = smoke(workspace, f"data.train.source={path}", "stages=[problems]", "tracking.enabled=false")
     result = Runner(cfg, NullTracker()).run()["problems"]
     assert result.metrics["funnel/problems_repeated_text"] == 2 and len(result.table()) == 3

@@ -26,8 +26,12 @@ Sources (``spec.source``):
   ``{problem: question, answer: final}``.
 
 Validation. ``problem`` and ``answer`` are required, for evaluation and training sets alike: a
-missing column, or empty values (None, NaN, blank), is a ``ValueError`` naming the source, the
-column and what was found. ``reference_solution`` is optional: a source without it gets an
+missing column, empty values (None, NaN, blank), or values that are not text or a finite number
+(``Infinity``, ``true``, a JSON object, a list) are a ``ValueError`` naming the source, the column,
+the first such row and what was found. A file's own ``source`` column must name a domain's set
+(``gsm8k``, ``arith``, ...), a file or an ``hf:`` set: any other value would be graded by a guessed
+domain. Rows are named the same way in every message: ``line N`` (the file's line, from 1) in a
+``.jsonl`` file, else ``row N`` (from 1, a CSV's header not counted). ``reference_solution`` is optional: a source without it gets an
 empty column (a warning for training sets: InT's proposer needs it, while e.g. ``rl_only``
 does not), and empty values are allowed; the ``failures`` stage drops those rows and counts them.
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger("int_exp.data")
@@ -18,8 +19,9 @@ REQUIRED = ("problem", "answer")
 FILE_SUFFIXES = (".jsonl", ".parquet", ".csv")
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """The rows of a JSON Lines file (blank lines skipped); a bad line is a ValueError naming it."""
+def read_jsonl(path: Path, line_numbers: list[int] | None = None) -> list[dict]:
+    """The rows of a JSON Lines file (blank lines skipped); a bad line is a ValueError naming it.
+    ``line_numbers``, when given, receives each row's line in the file (from 1)."""
     rows = []
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
@@ -32,6 +34,11 @@ def read_jsonl(path: Path) -> list[dict]:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as e:
                     raise ValueError(f"{path}: line {number} is not valid JSON ({e})") from e
+                if not isinstance(rows[-1], dict):
+                    raise ValueError(f"{path}: line {number} is a JSON {type(rows[-1]).__name__}, expected an "
+                                     'object like {"problem": ..., "answer": ...}')
+                if line_numbers is not None:
+                    line_numbers.append(number)
     return rows
 
 
@@ -39,18 +46,25 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def read_file(source: str) -> pd.DataFrame:
+    """Every row of a local ``.jsonl``/``.parquet``/``.csv`` file; a ``.jsonl`` file's line numbers
+    are kept in ``attrs["lines"]`` for messages about its rows."""
     path = Path(source).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"data file {source!r} not found (looked for {path.resolve()})")
     suffix = path.suffix.lower()
+    if not path.is_file():
+        raise ValueError(f"data file {source}: is a folder, expected a {suffix[1:]} file")
     if suffix == ".jsonl":
-        return pd.DataFrame(read_jsonl(path))
+        lines: list[int] = []
+        table = pd.DataFrame(read_jsonl(path, lines))
+        table.attrs["lines"] = lines
+        return table
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         # csv: every cell as text, empty cells as "" (so they are reported as empty, not as "nan")
         return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
+    except Exception as e:  # pyarrow and pandas raise many types for a file that is not what it says
         raise ValueError(f"data file {source}: cannot be read as {suffix[1:]} ({type(e).__name__}: {e})") from e
 
 
@@ -91,9 +105,14 @@ def normalise(
     for ours in REQUIRED:
         if ours not in columns and ours not in raw.columns:
             raise ValueError(f"{label}: required column {ours!r} missing; found columns: {found}")
+    lines = raw.attrs.get("lines")
     table = raw.drop(columns=[c for c in columns if c in raw.columns and c not in columns.values()])
     table = table.rename(columns={theirs: ours for ours, theirs in columns.items()}).reset_index(drop=True)
 
+    for name in REQUIRED:
+        _check_text_cells(table, name, label, lines)
+    if "source" in table:
+        _check_sources(table, label, lines)
     for name in REQUIRED:
         table[name] = table[name].map(_text)
     if "reference_solution" in table:
@@ -122,7 +141,61 @@ def normalise(
     else:
         table["source"] = default_source
     first = ["problem_id", "problem", "answer", "reference_solution", "source"]
-    return table[first + [c for c in table.columns if c not in first]]
+    table = table[first + [c for c in table.columns if c not in first]]
+    table.attrs["lines"] = lines  # for check_required's messages
+    return table
+
+
+def row_name(index: int, lines: list[int] | None) -> str:
+    """How every message names the row at position ``index`` (from 0): its line in a ``.jsonl``
+    file, else ``row <index + 1>`` (rows count from 1, the header of a CSV not counted)."""
+    return f"line {lines[index]}" if lines and index < len(lines) else f"row {index + 1}"
+
+
+def _not_text(value: Any) -> str | None:
+    """What ``value`` is when it cannot stand for a problem or an answer, else None (missing values
+    are not judged here: they are reported as empty)."""
+    if isinstance(value, (bool, np.bool_)):
+        return f"a boolean ({value})"
+    if isinstance(value, Mapping):
+        return "a JSON object"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "a list"
+    if isinstance(value, (float, np.floating)) and math.isinf(value):
+        return f"a non-finite number ({value})"
+    if value is None or isinstance(value, (str, bytes, int, float, np.integer, np.floating)):
+        return None
+    return f"a {type(value).__name__}"
+
+
+def _check_text_cells(table: pd.DataFrame, column: str, label: str, lines: list[int] | None) -> None:
+    kinds = table[column].map(_not_text)
+    bad = kinds.notna().to_numpy().nonzero()[0]
+    if len(bad):
+        first = int(bad[0])
+        raise ValueError(f"{label}: column {column!r} at {row_name(first, lines)} holds {kinds.iloc[first]}, "
+                         f"expected text or a finite number ({len(bad)} such value(s) of {len(table)})")
+
+
+def _known_source(text: str | None) -> bool:
+    """A row's own ``source`` must name a domain's set, or a file or hub set (graded as math)."""
+    from int_exp.domains import all_domains
+
+    if not text or text.startswith("hf:") or text.lower().endswith(FILE_SUFFIXES):
+        return True
+    return any(domain.owns(text) for domain in all_domains())
+
+
+def _check_sources(table: pd.DataFrame, label: str, lines: list[int] | None) -> None:
+    from int_exp.domains import all_domains
+
+    unknown = (~table["source"].map(lambda v: _known_source(_text(v)))).to_numpy().nonzero()[0]
+    if len(unknown):
+        first = int(unknown[0])
+        allowed = sorted(s for d in all_domains() for s in getattr(d, "sources", ()))
+        raise ValueError(f"{label}: column 'source' at {row_name(first, lines)} is {_text(table['source'].iloc[first])!r}, "
+                         f"which names no domain (its grader would be guessed); allowed: {allowed}, a .jsonl/.parquet/"
+                         f".csv path or hf:<id> (graded as math), or no 'source' column ({len(unknown)} such row(s))")
 
 
 def _text(value: Any) -> str | None:
@@ -150,7 +223,7 @@ def _check_not_empty(table: pd.DataFrame, column: str, label: str) -> None:
         first = int(empty.to_numpy().nonzero()[0][0])
         raise ValueError(
             f"{label}: required column {column!r} has {int(empty.sum())} empty value(s) of {len(table)} "
-            f"(first at row {first})"
+            f"(first at {row_name(first, table.attrs.get('lines'))})"
         )
 
 

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
 MEMO_FILE = ".fingerprints.json"
@@ -64,7 +64,7 @@ class DigestMemo:
 
     One instance per cache root (:meth:`at`), shared by the cache and the fingerprints of a job."""
 
-    _instances: dict[Path, DigestMemo] = {}
+    _instances: ClassVar[dict[Path, DigestMemo]] = {}
 
     def __init__(self, root: Path):
         self.store = Path(root) / MEMO_FILE
