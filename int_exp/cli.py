@@ -169,7 +169,8 @@ def quiet_known_warnings() -> None:
 
 def run_job(cfg: DictConfig) -> float | None:
     from int_exp.checks import check_settings
-    from int_exp.input_checks import check_inputs
+    from int_exp.input_checks import check_inputs, log_planned_work
+    from int_exp.pipeline.plan import execution_order
     from int_exp.pipeline.runner import Runner, make_plan
     from int_exp.pipeline.threads import registered, registry
     from int_exp.stages import STAGES
@@ -180,8 +181,9 @@ def run_job(cfg: DictConfig) -> float | None:
     sweep_parent_run(cfg, info)
     resolve_proposer(cfg)
     check_settings(cfg)  # before any MLflow run or cache entry exists
-    make_plan(cfg, STAGES)  # unknown stage names, likewise
+    plan = make_plan(cfg, STAGES)  # unknown stage names, likewise
     check_inputs(cfg)  # data files, model folders and the cache folder opened, likewise
+    log_planned_work(cfg, execution_order(cfg, plan, STAGES))
     OmegaConf.update(cfg, "tracking.run_name", job_run_name(cfg, info))
     tracker = make_tracker(cfg.tracking)
     overrides = info.get("overrides", [])

@@ -112,6 +112,59 @@ def input_problems(cfg: Any) -> list[str]:
     return problems + data_problems(cfg)
 
 
+# Above this many generated tokens (an upper bound over the sampling stages) a job says so at the
+# start: 20M tokens is ~6 h at 1,000 tok/s, what a small model samples on a few CPU cores.
+WORK_WARNING_TOKENS = 20_000_000
+
+
+def _problem_count(spec: Any, data_cfg: Any, train: bool) -> int | None:
+    """Rows a dataset will have after limit, slice and shard; None where it cannot be known cheaply
+    (hub sets) or reading fails (reported by the checks or by the stage)."""
+    if str(spec.source).startswith("hf:"):
+        return None
+    from int_exp.data import load_dataset_spec
+
+    try:
+        return len(load_dataset_spec(spec, data_cfg, train=train))
+    except (ValueError, OSError):
+        return None
+
+
+def work_estimate(cfg: Any, order: list[str]) -> tuple[int, list[str]]:
+    """Generated tokens of the sampling stages in ``order`` (upper bounds: every rollout failing,
+    every proposal kept), as a total and one line per stage; stages already cached still count."""
+    train = _problem_count(cfg.data.train, cfg.data, True) or 0
+    evals = sum(_problem_count(spec, cfg.data, False) or 0 for spec in cfg.data.eval)
+    icfg = cfg.intervention
+    attempts = train * cfg.rollouts.k  # upper bound on failed attempts
+    proposals = attempts * min(icfg.solve_samples * icfg.k, icfg.per_attempt)  # parse keeps per_attempt
+    rl_batch = cfg.rl.per_device_batch_size * cfg.rl.gradient_accumulation_steps * cfg.rl.num_processes
+    parts = {
+        "rollouts": (f"{train} problems x {cfg.rollouts.k} x {cfg.sampling.max_tokens}",
+                     train * cfg.rollouts.k * cfg.sampling.max_tokens),
+        "propose": (f"{attempts} attempts x {icfg.solve_samples} x (1 + {icfg.k}) x {icfg.sampling.max_tokens}",
+                    0 if icfg.proposer == "oracle" else
+                    attempts * icfg.solve_samples * (1 + icfg.k) * icfg.sampling.max_tokens),
+        "continuations": (f"{proposals} interventions x {icfg.filter_samples} x {cfg.sampling.max_tokens}",
+                          proposals * icfg.filter_samples * cfg.sampling.max_tokens),
+        "reflect": (f"{attempts} attempts x {cfg.reflect.max_tokens}", attempts * cfg.reflect.max_tokens),
+        "rl": (f"{cfg.rl.max_steps} steps x {rl_batch} x {cfg.rl.max_completion_length}",
+               cfg.rl.max_steps * rl_batch * cfg.rl.max_completion_length),
+        "eval": (f"{evals} problems x {cfg.eval.n} x {cfg.eval.max_tokens}", evals * cfg.eval.n * cfg.eval.max_tokens),
+    }
+    lines = [f"{name}: <= {tokens:,} tokens ({how})" for name, (how, tokens) in parts.items() if name in order and tokens]
+    return sum(tokens for name, (_, tokens) in parts.items() if name in order), lines
+
+
+def log_planned_work(cfg: Any, order: list[str]) -> None:
+    total, lines = work_estimate(cfg, order)
+    if total > WORK_WARNING_TOKENS:
+        log.warning("this job may generate up to %s tokens (upper bounds; cached stages are free):\n  %s",
+                    f"{total:,}", "\n  ".join(lines))
+    elif lines:
+        log.info("planned generation, upper bounds: %s", "; ".join(lines))
+
+
 def check_inputs(cfg: Any) -> None:
     """Raise one ValueError listing every unusable input (see :func:`input_problems`)."""
     problems = input_problems(cfg)

@@ -127,3 +127,15 @@ def test_every_input_problem_is_listed_at_once(tmp_path):
     (tmp_path / "model.csv").write_text("a,b\n")
     message = refused(tmp_path, f"data.train.source={tmp_path / 'x.jsonl'}", f"model.name_or_path={tmp_path / 'model.csv'}")
     assert "data.train.source=" in message and "model.name_or_path=" in message
+
+
+def test_a_job_says_at_the_start_how_much_it_may_generate(tmp_path, caplog):
+    from int_exp.input_checks import WORK_WARNING_TOKENS, log_planned_work, work_estimate
+
+    cfg = smoke(workspace(tmp_path), "eval.n=1000")
+    total, lines = work_estimate(cfg, ["rollouts", "eval"])
+    assert total == 6 * 2 * 48 + 6 * 1000 * 48
+    assert lines == ["rollouts: <= 576 tokens (6 problems x 2 x 48)", "eval: <= 288,000 tokens (6 problems x 1000 x 48)"]
+    big = smoke(workspace(tmp_path), "eval.n=1000", f"eval.max_tokens={WORK_WARNING_TOKENS // 6000 + 1}")
+    log_planned_work(big, ["eval"])
+    assert "this job may generate up to" in caplog.text and "eval: <=" in caplog.text
