@@ -15,17 +15,26 @@ from tests.test_configs import CONF
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    """One cache and one MLflow store for the module: the tiny model is built once."""
+def workspace(tmp_path_factory, device):
+    """One cache and one MLflow store for the module: the tiny model is built once. Sampling runs on
+    the ``device`` fixture's device; training where TRL puts it (the GPU where there is one) unless
+    that device is the CPU."""
+    from int_exp.models.hardware import cuda_available
+
     root = tmp_path_factory.mktemp("e2e")
-    return {"cache": root / "cache", "uri": f"sqlite:///{root}/mlflow.db", "artifacts": root / "artifacts"}
+    on_device = [f"backend.device={device}"]
+    if device == "cpu" and cuda_available():
+        on_device += ["++sft.trainer_kwargs.use_cpu=true", "++rl.trainer_kwargs.use_cpu=true"]
+    return {"cache": root / "cache", "uri": f"sqlite:///{root}/mlflow.db", "artifacts": root / "artifacts",
+            "device": on_device}
 
 
 def smoke(workspace, *overrides: str):
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("config", overrides=[
             "experiment=smoke", f"paths.cache_dir={workspace['cache']}", f"tracking.uri={workspace['uri']}",
-            f"tracking.artifact_root={workspace['artifacts']}", "tracking.experiment=e2e", *overrides,
+            f"tracking.artifact_root={workspace['artifacts']}", "tracking.experiment=e2e", *workspace["device"],
+            *overrides,
         ])
     return cfg
 
