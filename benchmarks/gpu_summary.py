@@ -54,7 +54,7 @@ def jobs(db: sqlite3.Connection, experiment: str) -> list[dict]:
         metrics.setdefault(run_id, {})[key] = value
     for run in runs:
         run["tags"], run["metrics"] = tags.get(run["id"], {}), metrics.get(run["id"], {})
-    found = [r for r in runs if "stage" not in r["tags"]]
+    found = [r for r in runs if r["tags"].get("run_kind", "job") == "job" and "stage" not in r["tags"]]
     for job in found:
         job["stages"] = [r for r in runs if r["tags"].get("mlflow.parentRunId") == job["id"]]
     return found
@@ -66,7 +66,7 @@ def seconds(run: dict) -> str:
 
 def pass_at(job: dict) -> str:
     keys = sorted((k for k in job["metrics"] if "/pass_at_" in k), key=lambda k: int(k.rsplit("_", 1)[1]))
-    return ", ".join(f"{k} {100 * job['metrics'][k]:.2f}" for k in keys) or "no pass@k logged"
+    return ", ".join(f"{k} {100 * job['metrics'][k]:.2f}%" for k in keys) or "no pass@k logged"
 
 
 def run_rows(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
@@ -84,7 +84,12 @@ def sweep_rows(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
     found = jobs(db, "gpu_check_sweep")
     if not found:
         return [("sweep", "jobs", "none: see sweep.log")]
-    return [("sweep", f"{job['name']} ({job['status'].lower()})", f"{seconds(job)}; {pass_at(job)}") for job in found]
+    rows = []
+    for job in found:
+        hits = sum(s["tags"].get("cache_hit") == "true" for s in job["stages"])
+        rows.append(("sweep", f"variant {job['tags'].get('variant', job['name'])} ({job['status'].lower()})",
+                     f"{seconds(job)}, {len(job['stages']) - hits} stages computed, {hits} cache hits; {pass_at(job)}"))
+    return rows
 
 
 def sampling_rows(work: Path) -> list[tuple[str, str, str]]:
