@@ -10,7 +10,7 @@ from tests.test_e2e import smoke
 
 
 def job(cache, *overrides):
-    cfg = smoke({"cache": cache, "uri": "", "artifacts": cache}, "tracking.enabled=false", *overrides)
+    cfg = smoke({"cache": cache, "uri": "", "artifacts": cache, "device": []}, "tracking.enabled=false", *overrides)
     return Runner(cfg, NullTracker()).run()
 
 
