@@ -243,3 +243,24 @@ def test_the_verification_phase_trains_on_own_failures_and_both_turns(tmp_path):
     assert stats["examples"]["verify"] == 6 * 8 // 2 + stats["own_failures"]
     assert stats["examples"]["solve"] == 64
     assert all(loss > 0 for loss in stats["loss_last"].values() if loss)
+
+
+def test_a_build_below_the_floor_trains_on_until_max_extensions(tmp_path):
+    """A card under ``min_hard_accuracy`` gets ``extend_steps`` more steps, at most
+    ``max_extensions`` times; the card records each extension and counts its steps."""
+    cfg = dataclasses.replace(TINY, eval_problems=2, min_hard_accuracy=1.01, extend_steps=4, max_extensions=2)
+    train_sandbox_model(cfg, ArithConfig(max_operand=20, max_multiplier=5, max_value=999), tmp_path)
+    card = load_card(tmp_path)
+    assert card["train_steps"] == 30 + 2 * 4
+    first, second = card["extensions"]
+    assert first["steps"] == second["steps"] == 4
+    assert first["hard_after"] == second["hard_before"]
+    assert second["hard_after"] == card["eval"]["hard"]["accuracy"]
+
+
+def test_a_build_with_no_floor_is_never_extended(tmp_path):
+    cfg = dataclasses.replace(TINY, eval_problems=2, min_hard_accuracy=0.0)
+    train_sandbox_model(cfg, ArithConfig(max_operand=20, max_multiplier=5, max_value=999), tmp_path)
+    card = load_card(tmp_path)
+    assert card["train_steps"] == 30 and card["extensions"] == []
+    assert set(card["eval"]) == {"easy", "medium", "hard"}

@@ -50,6 +50,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,19 +181,36 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
         raise ValueError(f"model.sandbox: a training sequence has {longest} tokens > max_position_embeddings")
 
     device = resolve_device(cfg.device)
+    n_eval = int(cfg.eval_problems)
     with torch_threads(thread_count(cfg.num_threads)):
-        model, stats = _fit(cfg, tokenizer, examples, device)
+        model, stats, batches = _fit(cfg, tokenizer, examples, device)
         _save(model, tokenizer, out_dir)
+        evaluation, eval_seconds = _evaluate(cfg, arith_cfg, out_dir, n_eval) if n_eval > 0 else (None, 0.0)
+        extensions = []
+        # A seed that learns slowly gets more steps, so every base model of a sweep over
+        # model.sandbox.seed is one the method can be read on (a weak one gives GRPO no signal).
+        while _below_floor(cfg, evaluation) and len(extensions) < int(cfg.max_extensions):
+            extension = {"hard_before": evaluation["hard"]["accuracy"],
+                         **_extend(cfg, tokenizer, model, batches, examples, device, stats)}
+            _save(model, tokenizer, out_dir)
+            evaluation, seconds = _evaluate(cfg, arith_cfg, out_dir, n_eval)
+            eval_seconds += seconds
+            extensions.append({**extension, "hard_after": evaluation["hard"]["accuracy"]})
+            log.info("sandbox: hard %.0f%% < %.0f%%: %d more steps -> %.0f%%", 100 * extension["hard_before"],
+                     100 * float(cfg.min_hard_accuracy), extension["steps"], 100 * extensions[-1]["hard_after"])
         if int(cfg.verify_steps) > 0:
             from int_exp.domains.arith.verification_training import fit_verification
 
             stats["verify"] = fit_verification(cfg, arith_cfg, tokenizer, model, examples, device, out_dir,
                                                 stats["precision"]["precision"] == "bf16")
             _save(model, tokenizer, out_dir)
+            if n_eval > 0:
+                evaluation, seconds = _evaluate(cfg, arith_cfg, out_dir, n_eval)
+                eval_seconds += seconds
     card = _card(cfg, arith_cfg, stats, len(tokenizer), len(problems), longest, device)
-    n_eval = int(cfg.eval_problems)
-    if n_eval > 0:
-        card["eval"], card["eval_seconds"] = _evaluate(cfg, arith_cfg, out_dir, n_eval)
+    card["extensions"] = extensions
+    if evaluation is not None:
+        card["eval"], card["eval_seconds"] = evaluation, round(eval_seconds, 1)
         if int(cfg.verify_steps) > 0:
             card["verification"] = _evaluate_verification(cfg, arith_cfg, out_dir, n_eval)
     card["build_seconds"] = round(time.perf_counter() - t_start, 1)
@@ -258,7 +276,7 @@ def _evaluate_verification(cfg: Any, arith_cfg: Any, out_dir: Path, n_eval: int)
 
 
 def _save(model: Any, tokenizer: Any, out_dir: Path) -> None:
-    model.to("cpu").save_pretrained(out_dir)
+    model.save_pretrained(out_dir)  # from wherever it is: training may go on after a save
     tokenizer.save_pretrained(out_dir)
 
 
@@ -269,11 +287,39 @@ def _typical_batch(examples: list[tuple[list[int], int]], rows: int) -> list[tup
     return by_length[middle : middle + rows]
 
 
-def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device: str, on_step: Any = None):
-    """The training loop: returns the trained model (eval mode) and its statistics.
-    ``on_step(step, model, losses)``, when given, is called after every optimizer step."""
-    import torch
+def _batch_stream(lengths: list[int], batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Length-grouped batches of example indices, epoch after epoch, in a seeded order."""
+    while True:
+        queue = length_batches(lengths, batch_size, rng=rng)
+        while queue:
+            yield queue.pop()
+
+
+def _run_steps(cfg: Any, model: Any, optimizers: list, batches: Iterator[list[int]],
+               examples: list[tuple[list[int], int]], pad_id: int, steps: int, device: str, bf16: bool,
+               desc: str) -> tuple[list[float], int]:
+    """``steps`` optimizer steps on the next batches of ``batches``; returns the losses and tokens."""
     from tqdm.auto import tqdm
+
+    losses: list[float] = []
+    tokens = 0
+    bar = tqdm(range(steps), desc=desc, unit="step", dynamic_ncols=True, mininterval=2.0)
+    for step in bar:
+        batch = [examples[i] for i in next(batches)]
+        losses.append(train_step(model, optimizers, batch_tensors(batch, pad_id), device, bf16))
+        tokens += sum(len(ids) for ids, _ in batch)
+        if step % 10 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+        if not int(cfg.num_threads):
+            threads.rebalance()  # this job's share of the cores, if other jobs started or ended
+    bar.close()
+    return losses, tokens
+
+
+def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device: str):
+    """The training loop: returns the trained model (eval mode), its statistics and the batch
+    stream (an extension continues it, so no example is seen twice before the epoch ends)."""
+    import torch
     from transformers import LlamaForCausalLM
 
     from int_exp.models import small_llama_config
@@ -283,38 +329,46 @@ def _fit(cfg: Any, tokenizer: Any, examples: list[tuple[list[int], int]], device
     model = LlamaForCausalLM(config).to(device)
     model.train()
     optimizers = make_optimizers(cfg, model)
-    steps = int(cfg.train_steps)
-    rng = random.Random(f"int-exp/sandbox/{int(cfg.seed)}")
-    lengths = [len(ids) for ids, _ in examples]
-    pad_id = tokenizer.pad_token_id
-    typical = batch_tensors(_typical_batch(examples, int(cfg.batch_size)), pad_id)
+    batches = _batch_stream([len(ids) for ids, _ in examples], int(cfg.batch_size),
+                            random.Random(f"int-exp/sandbox/{int(cfg.seed)}"))
+    typical = batch_tensors(_typical_batch(examples, int(cfg.batch_size)), tokenizer.pad_token_id)
     bf16, precision = choose_bf16(str(cfg.precision), device, model, typical)
-    queue: list[list[int]] = []
-    losses: list[float] = []
-    tokens = 0
     t0 = time.perf_counter()
-    bar = tqdm(range(steps), desc="sandbox: training", unit="step", dynamic_ncols=True, mininterval=2.0)
-    for step in bar:
-        if not queue:
-            queue = length_batches(lengths, int(cfg.batch_size), rng=rng)
-        batch = [examples[i] for i in queue.pop()]
-        losses.append(train_step(model, optimizers, batch_tensors(batch, pad_id), device, bf16))
-        tokens += sum(len(ids) for ids, _ in batch)
-        if step % 10 == 0 or step == steps - 1:
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
-        if on_step is not None:
-            on_step(step, model, losses)
-        if not int(cfg.num_threads):
-            threads.rebalance()  # this job's share of the cores, if other jobs started or ended
-    bar.close()
-    seconds = time.perf_counter() - t0
+    losses, tokens = _run_steps(cfg, model, optimizers, batches, examples, tokenizer.pad_token_id,
+                                int(cfg.train_steps), device, bf16, "sandbox: training")
     model.eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.bos_token_id = None
-    stats = {"losses": losses, "seconds": seconds, "tokens": tokens, "precision": precision,
+    stats = {"losses": losses, "seconds": time.perf_counter() - t0, "tokens": tokens, "precision": precision,
              "parameters": sum(p.numel() for p in model.parameters())}
-    return model, stats
+    return model, stats, batches
+
+
+def _below_floor(cfg: Any, evaluation: dict[str, Any] | None) -> bool:
+    """Whether the card's hard accuracy is under ``min_hard_accuracy`` (no card: never)."""
+    if evaluation is None or float(cfg.min_hard_accuracy) <= 0:
+        return False
+    return evaluation["hard"]["accuracy"] < float(cfg.min_hard_accuracy)
+
+
+def _extend(cfg: Any, tokenizer: Any, model: Any, batches: Iterator[list[int]],
+            examples: list[tuple[list[int], int]], device: str, stats: dict[str, Any]) -> dict[str, Any]:
+    """``extend_steps`` more steps on the same stream under a fresh warmup + cosine schedule
+    peaking at ``extend_lr_scale`` x the learning rate; adds them to ``stats``."""
+    t0 = time.perf_counter()
+    model.train()
+    steps = int(cfg.extend_steps)
+    optimizers = make_optimizers(cfg, model, steps=steps, scale=float(cfg.extend_lr_scale))
+    bf16 = stats["precision"]["precision"] == "bf16"
+    losses, tokens = _run_steps(cfg, model, optimizers, batches, examples, tokenizer.pad_token_id, steps,
+                                device, bf16, "sandbox: extending")
+    model.eval()
+    stats["losses"] += losses
+    stats["tokens"] += tokens
+    stats["seconds"] += time.perf_counter() - t0
+    return {"steps": steps, "loss_last": sum(losses[-50:]) / len(losses[-50:]),
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def load_card(model_dir: str | Path) -> dict[str, Any]:

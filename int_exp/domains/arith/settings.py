@@ -69,6 +69,14 @@ class SandboxModelConfig:
     # the paper's two turns, compact (one token per character).
     prompt_turn1: str = "{problem}\nReference: {reference_solution}"
     prompt_turn2: str = "Check the attempt ({num_steps} substeps); replace its first wrong substep.\n\n{numbered_attempt}"
-    eval_problems: int = 32  # held-out test problems per difficulty for the card (0: skip)
+    # Trained until the card passes: while the card's hard accuracy is under min_hard_accuracy,
+    # extend_steps more steps (a fresh warmup + cosine schedule at extend_lr_scale x the rates),
+    # at most max_extensions times. Seeds learn at different speeds: of five 1800-step builds,
+    # two solved 41-50% of hard problems, three 3-28% (docs/results/2026-12-04-sandbox-build-floor).
+    min_hard_accuracy: float = 0.35  # 0: no floor
+    extend_steps: int = 600
+    max_extensions: int = 2
+    extend_lr_scale: float = 0.33
+    eval_problems: int = 64  # held-out test problems per difficulty for the card (0: skip, and no floor)
     eval_temperature: float = 0.8
     seed: int = 0
