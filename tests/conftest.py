@@ -37,24 +37,5 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("tiny-model")
     folder = os.environ.get("INT_EXP_TEST_TOKENIZER")
-    if folder:
-        build_tiny_with(folder, TinyModelConfig(), out)
-    else:
-        build_tiny(TinyModelConfig(), out)
+    build_tiny(TinyModelConfig(), out, tokenizer_dir=folder)
     return out
-
-
-def build_tiny_with(tokenizer_dir: str, cfg, out: Path) -> None:
-    """What ``int_exp.models.build_tiny`` saves, with the tokenizer saved in ``tokenizer_dir``."""
-    import torch
-    from transformers import AutoTokenizer, LlamaForCausalLM
-
-    from int_exp.models import small_llama_config
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, padding_side="left")
-    config = small_llama_config(tokenizer, cfg, num_kv_heads=cfg.num_kv_heads, bos_token_id=tokenizer.bos_token_id)
-    torch.manual_seed(cfg.seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)

