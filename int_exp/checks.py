@@ -134,6 +134,19 @@ def _training_problems(cfg: Any) -> list[str]:
     return problems
 
 
+def _published_problems(cfg: Any) -> list[str]:
+    """Published sets that stand in for stage outputs: a local one must exist, and ``sft.data=published``
+    needs its set and trains on it as the paper's data is: prefix + intervention, no end of turn."""
+    problems = [p for name in ("failures", "sft", "rl") if cfg[name].source
+                for p in _local_path_problems(f"{name}.source", cfg[name].source, must_be_file=True)]
+    if cfg.sft.data == "published" and not cfg.sft.source:
+        problems.append("sft.data=published: needs sft.source (hf:CMU-AIRe/InT-SFT or a local .parquet/.jsonl/.csv)")
+    if cfg.sft.data == "published" and (not cfg.sft.clone_prefix or cfg.sft.clone_suffix):
+        problems.append(f"sft.data=published: the published targets are prefix + intervention (sft.clone_prefix=true, "
+                        f"sft.clone_suffix=false), got clone_prefix={cfg.sft.clone_prefix}, clone_suffix={cfg.sft.clone_suffix}")
+    return problems
+
+
 def settings_problems(cfg: Any) -> list[str]:
     """Every setting of ``cfg`` that cannot work, as ``key=value: what is allowed`` lines."""
     problems = _number_problems(cfg) + _size_problems(cfg) + _data_problems(cfg.data) + _training_problems(cfg)
@@ -147,6 +160,7 @@ def settings_problems(cfg: Any) -> list[str]:
     for i, spec in enumerate([cfg.data.train, *cfg.data.eval]):
         key = "data.train.source" if i == 0 else f"data.eval[{i - 1}].source"
         problems += _local_path_problems(key, spec.source, must_be_file=True)
+    problems += _published_problems(cfg)
     if cfg.rollouts.k < 1:
         problems.append(f"rollouts.k={cfg.rollouts.k}: must be >= 1 (samples per training problem)")
     problems += _sampling_problems("sampling", cfg.sampling)

@@ -134,7 +134,17 @@ class RolloutsConfig:
 
 
 @dataclass
-class FailuresConfig:
+class PublishedSource:
+    """A published set that stands in for the stage's output (int_exp/data/published.py)."""
+
+    # hf:<hub id>[@<revision>] or a local .parquet/.jsonl/.csv; null: the stage computes its output
+    source: str | None = None
+    source_split: str = "train"  # hub sets only
+    source_columns: dict[str, str] = field(default_factory=dict)  # ours -> theirs, as data.train.columns
+
+
+@dataclass
+class FailuresConfig(PublishedSource):
     only_unsolved: bool = False  # keep only problems with zero correct rollouts (the paper's hard set)
 
 
@@ -171,9 +181,9 @@ class ReflectConfig:
 
 
 @dataclass
-class SFTConfig:
+class SFTConfig(PublishedSource):
     enabled: bool = True
-    data: str = "interventions"  # interventions | reference | reflection
+    data: str = "interventions"  # interventions | reference | reflection | published (sft.source)
     clone_prefix: bool = True
     clone_suffix: bool = False
     peft: str = "none"  # none | lora
@@ -196,7 +206,7 @@ class SFTConfig:
 
 
 @dataclass
-class RLConfig:
+class RLConfig(PublishedSource):
     enabled: bool = True
     hints: bool = False
     hint_fraction: float = 0.5  # share of the reference solution's steps given as a hint

@@ -1,4 +1,4 @@
-"""Inputs checked before any work: the data files, model folders and cache folder a job names.
+"""Inputs checked before any work: the data files and hub sets, model folders and cache folder a job names.
 
 The settings checks (:mod:`int_exp.checks`) judge values; these open what the values point at.
 Run by :func:`int_exp.cli.run_job` after the settings checks and before any MLflow run or cache
@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from int_exp.config import setting
+
 log = logging.getLogger("int_exp.checks")
 
 MODEL_FOLDER = "a model folder (config.json, tokenizer files, weights) or a hub id"
@@ -23,31 +25,40 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
 NOT_A_PATH = ("self", "oracle", "auto")  # intervention.proposer's named choices
 
 
-def _file_sources(cfg: Any) -> list[tuple[str, Any]]:
-    """(setting, dataset spec) of every dataset read from a local file."""
-    from int_exp.data.files import FILE_SUFFIXES
+def _data_sources(cfg: Any) -> list[tuple[str, Any, tuple[str, ...]]]:
+    """(source setting, dataset spec, required columns) of every data set read from a local file or the
+    hub: the problem sets and the published sets that stand in for stage outputs."""
+    from int_exp.data import published
+    from int_exp.data.files import FILE_SUFFIXES, REQUIRED
     from int_exp.domains import domain_of
 
-    specs = [("data.train", cfg.data.train), *((f"data.eval[{i}]", s) for i, s in enumerate(cfg.data.eval))]
-    return [(key, spec) for key, spec in specs
-            if str(spec.source).lower().endswith(FILE_SUFFIXES) and not domain_of(str(spec.source)).owns(str(spec.source))]
+    specs = [("data.train.source", cfg.data.train, REQUIRED),
+             *((f"data.eval[{i}].source", s, REQUIRED) for i, s in enumerate(cfg.data.eval)),
+             *((f"{name}.source", published.spec_of(cfg[name]), published.ENTRIES[name]) for name in published.entered(cfg))]
+
+    def external(source: str) -> bool:
+        return (source.startswith("hf:") or source.lower().endswith(FILE_SUFFIXES)) and not domain_of(source).owns(source)
+
+    return [(key, spec, required) for key, spec, required in specs if external(str(setting(spec, "source")))]
 
 
 def data_problems(cfg: Any) -> list[str]:
-    """Every local data file opened and validated as the ``problems`` stage will (columns, empty
-    and non-text values, unknown sources), its rows counted; missing files are the settings
+    """Every data file and hub set opened and validated as the stage that reads it will (columns,
+    empty and non-text values, unknown sources), so a missing column fails here, naming the set, the
+    column and the columns found, not after hours of sampling. Hub sets need the network (or the
+    ``datasets`` cache, which the stages then read again for free); missing files are the settings
     checks' business."""
     from int_exp.data import read_source
 
     problems = []
-    for key, spec in _file_sources(cfg):
-        source = str(spec.source)
-        if not Path(source).expanduser().exists():
+    for key, spec, required in _data_sources(cfg):
+        source = str(setting(spec, "source"))
+        if not source.startswith("hf:") and not Path(source).expanduser().exists():
             continue
         try:
-            read_source(spec, cfg.data, train=False)  # train=False: the stage itself warns about references
+            read_source(spec, cfg.data, train=False, required=required)  # train=False: the stage warns about references
         except (ValueError, OSError) as e:
-            problems.append(f"{key}.source={source}: {e}")
+            problems.append(f"{key}={source}: {e}")
     return problems
 
 

@@ -36,7 +36,7 @@ from int_exp.interventions.steps import STEP_SEPARATOR, join_steps, split_steps
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("interventions", "reference", "reflection")
+SOURCES = ("interventions", "reference", "reflection", "published")
 IGNORE_INDEX = -100  # label of tokens that do not contribute to the loss (PyTorch's default)
 
 
@@ -126,17 +126,31 @@ def reflection_example(row: dict) -> dict:
     return {"problem": row["problem"], "context": "", "target": str(row["reflection"]), "eos": True}
 
 
+def published_example(row: dict) -> dict:
+    """A published intervention-guided attempt (the paper's InT-SFT set): prefix + intervention as
+    one target, as InT's own examples with ``clone_prefix``; it stops mid-solution, so no end-of-turn.
+
+    >>> published_example({"problem": "p", "intervention_guided_attempt": "s1\\n\\nI"})["eos"]
+    False
+    """
+    if _missing(row.get("intervention_guided_attempt")) or not str(row["intervention_guided_attempt"]).strip():
+        raise ValueError("sft.data=published needs a non-empty 'intervention_guided_attempt'; this row has none")
+    return {"problem": row["problem"], "context": "", "target": str(row["intervention_guided_attempt"]), "eos": False}
+
+
+# sft.data -> the example of one row (interventions take the clone flags: build_example)
+ROW_EXAMPLES = {"reference": reference_example, "reflection": reflection_example, "published": published_example}
+
+
 def build_examples(rows: Iterable[dict], source: str, clone_prefix: bool, clone_suffix: bool) -> list[dict]:
-    """Examples for ``sft.data`` = ``interventions`` | ``reference`` | ``reflection``.
+    """Examples for ``sft.data`` = ``interventions`` | ``reference`` | ``reflection`` | ``published``.
 
     The clone flags only apply to interventions.
     """
     if source == "interventions":
         return [build_example(row, clone_prefix, clone_suffix) for row in rows]
-    if source == "reference":
-        return [reference_example(row) for row in rows]
-    if source == "reflection":
-        return [reflection_example(row) for row in rows]
+    if source in ROW_EXAMPLES:
+        return [ROW_EXAMPLES[source](row) for row in rows]
     raise ValueError(f"unknown SFT source {source!r}: expected one of {list(SOURCES)}")
 
 

@@ -131,6 +131,11 @@ class StageRun:
             self.tracker.log_table(self.run_id, result.table(name), f"{result.stage}/{name}", info["digest"])
         self.log_metrics(result.metrics)
         self.log_metrics({"stage_seconds": result.manifest.get("seconds", 0.0)})
+        # A published set that stood in for a stage's output (failures.source, ...): named on the
+        # stage's run and on the job's, so a result can be traced to the data it came from.
+        lineage = {f"lineage.{k}": v for k, v in result.manifest.get("summary", {}).get("lineage", {}).items()}
+        for run_id in (self.run_id, None):
+            self.tracker.set_tags(run_id, lineage)
         for path in result.files:
             client.log_artifact(self.run_id, str(path))
         if "model" in result.manifest:

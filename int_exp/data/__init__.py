@@ -22,7 +22,8 @@ Sources (``spec.source``):
   ``data.arith``; split ``train``, ``test`` (or ``pretrain``).
 * a ``.jsonl``, ``.parquet`` or ``.csv`` path (relative to the working directory; ``spec.split``
   is not used), or ``hf:<hub id>`` (``datasets.load_dataset(id, split=spec.split)``; needs the
-  network or a cached copy). ``spec.columns`` maps our column names to the source's, e.g.
+  network or a cached copy; ``hf:<hub id>@<revision>`` pins a commit, tag or branch, and the
+  revision, being part of the source text, enters every cache key). ``spec.columns`` maps our column names to the source's, e.g.
   ``{problem: question, answer: final}``.
 
 Validation. ``problem`` and ``answer`` are required, for evaluation and training sets alike: a
@@ -56,7 +57,7 @@ from typing import Any
 import pandas as pd
 
 from int_exp.config import setting
-from int_exp.data.files import FILE_SUFFIXES, check_required, normalise, read_file, read_hub
+from int_exp.data.files import FILE_SUFFIXES, REQUIRED, check_required, normalise, read_file, read_hub
 from int_exp.data.selection import parse_shard, parse_slice, select_rows
 from int_exp.domains import all_domains, domain_of
 
@@ -101,8 +102,9 @@ def load_dataset_spec(spec: Any, data_cfg: Any, *, train: bool) -> pd.DataFrame:
     return table
 
 
-def read_source(spec: Any, data_cfg: Any, *, train: bool) -> pd.DataFrame:
-    """Every row of the spec's source, normalised and validated, before any selection."""
+def read_source(spec: Any, data_cfg: Any, *, train: bool, required: tuple[str, ...] = REQUIRED) -> pd.DataFrame:
+    """Every row of the spec's source, normalised and validated, before any selection. ``required``:
+    the columns the reader needs (a published stage output has its own: :mod:`int_exp.data.published`)."""
     source = str(setting(spec, "source"))
     split = str(setting(spec, "split", "test"))
     columns = dict(setting(spec, "columns") or {})
@@ -116,10 +118,11 @@ def read_source(spec: Any, data_cfg: Any, *, train: bool) -> pd.DataFrame:
         label = f"{source} ({split})" if hub else source
         raw = read_hub(source, split) if hub else read_file(source)
         table = normalise(raw, columns, label=label, default_source=source,
-                          id_prefix=f"{source}/{split}" if hub else Path(source).name, train=train)
+                          id_prefix=f"{source}/{split}" if hub else Path(source).name, train=train,
+                          required=required)
     else:
         owned = sorted(s for d in all_domains() for s in getattr(d, "sources", ()))
         raise ValueError(f"unknown data source {source!r}: use one of {owned}, a path ending in "
                          f"{', '.join(FILE_SUFFIXES)}, or 'hf:<hub id>'")
-    check_required(table, label)
+    check_required(table, label, required)
     return table

@@ -68,14 +68,25 @@ def read_file(source: str) -> pd.DataFrame:
         raise ValueError(f"data file {source}: cannot be read as {suffix[1:]} ({type(e).__name__}: {e})") from e
 
 
+def hub_id_and_revision(source: str) -> tuple[str, str | None]:
+    """``hf:<id>[@<revision>]`` -> ``(id, revision or None)``; the revision (a commit, tag or
+    branch) is part of the source text, so it enters every cache key that names the set.
+
+    >>> hub_id_and_revision("hf:CMU-AIRe/InT-SFT@3f2a")
+    ('CMU-AIRe/InT-SFT', '3f2a')
+    """
+    hub_id, _, revision = source[len("hf:") :].strip().partition("@")
+    return hub_id.strip(), revision.strip() or None
+
+
 def read_hub(source: str, split: str) -> pd.DataFrame:
-    hub_id = source[len("hf:") :].strip()
+    hub_id, revision = hub_id_and_revision(source)
     if not hub_id:
-        raise ValueError("hf: source needs a hub id, e.g. hf:openai/gsm8k")
+        raise ValueError("hf: source needs a hub id, e.g. hf:openai/gsm8k (a revision after @: hf:org/name@<commit>)")
     try:
         from datasets import load_dataset
 
-        dataset = load_dataset(hub_id, split=split)
+        dataset = load_dataset(hub_id, split=split, revision=revision)
     except Exception as e:  # any hub failure gets the same advice
         raise ValueError(
             f"{source}: could not load split {split!r} from the Hugging Face hub ({type(e).__name__}: {e}). "
@@ -93,8 +104,10 @@ def normalise(
     default_source: str,
     id_prefix: str,
     train: bool,
+    required: tuple[str, ...] = REQUIRED,
 ) -> pd.DataFrame:
-    """Rename ``columns`` (ours -> theirs), check and fill our columns, keep the rest."""
+    """Rename ``columns`` (ours -> theirs), check and fill our columns, keep the rest. ``required``:
+    the columns the reader needs (``problem`` and ``answer`` for problem sets)."""
     found = [str(c) for c in raw.columns]
     for ours, theirs in columns.items():
         if theirs not in raw.columns:
@@ -102,18 +115,19 @@ def normalise(
                 f"{label}: column {theirs!r} (mapped to {ours!r} by 'columns') missing; "
                 f"found columns: {found}"
             )
-    for ours in REQUIRED:
+    for ours in required:
         if ours not in columns and ours not in raw.columns:
             raise ValueError(f"{label}: required column {ours!r} missing; found columns: {found}")
     lines = raw.attrs.get("lines")
     table = raw.drop(columns=[c for c in columns if c in raw.columns and c not in columns.values()])
     table = table.rename(columns={theirs: ours for ours, theirs in columns.items()}).reset_index(drop=True)
 
-    for name in REQUIRED:
+    texts = [name for name in REQUIRED if name in table]
+    for name in texts:
         _check_text_cells(table, name, label, lines)
     if "source" in table:
         _check_sources(table, label, lines)
-    for name in REQUIRED:
+    for name in texts:
         table[name] = table[name].map(_text)
     if "reference_solution" in table:
         table["reference_solution"] = table["reference_solution"].map(lambda v: _text(v) or "")
@@ -141,6 +155,7 @@ def normalise(
     else:
         table["source"] = default_source
     first = ["problem_id", "problem", "answer", "reference_solution", "source"]
+    first = [c for c in first if c in table]
     table = table[first + [c for c in table.columns if c not in first]]
     table.attrs["lines"] = lines  # for check_required's messages
     return table
@@ -227,12 +242,14 @@ def _check_not_empty(table: pd.DataFrame, column: str, label: str) -> None:
         )
 
 
-def check_required(table: pd.DataFrame, label: str) -> None:
-    for column in REQUIRED:
+def check_required(table: pd.DataFrame, label: str, required: tuple[str, ...] = REQUIRED) -> None:
+    """Every ``required`` column present; ``problem`` and ``answer`` (where present) never empty.
+    Other columns may have empty cells: the stage that reads them drops and counts those rows."""
+    for column in required:
         if column not in table:
             raise ValueError(
                 f"{label}: required column {column!r} missing; found columns: {list(table.columns)}"
             )
-        _check_not_empty(table, column, label)
-
-
+    for column in REQUIRED:
+        if column in table:
+            _check_not_empty(table, column, label)

@@ -6,14 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from int_exp.report.benchmarks import benchmark_tables
 from int_exp.report.plots import plot_pass_at_k
 from int_exp.report.runs import job_runs
-from int_exp.report.tables import REFERENCES, compare, to_markdown
+from int_exp.report.tables import REFERENCES, compare, datasets_and_ks, to_markdown
 
 USAGE = """The paper-style comparison, read back from MLflow, with 95% bootstrap intervals.
 
 Rows are variants (seeds pooled); columns are pass@k and coverage per evaluation set with their
-intervals, paired differences against the reference variants, and the paper's diagnostics.
+intervals, paired differences against the reference variants, and the paper's diagnostics. An
+evaluation set whose problems name their benchmark (the paper's test set) also gets the paper's
+table per k: one column per benchmark and their average.
 
     python -m int_exp.report --experiment sandbox             # every finished job of an experiment
     python -m int_exp.report --parent-run-id <sweep run id>   # the jobs of one sweep
@@ -52,6 +55,12 @@ def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = N
         sections.append(
             f"## Base model `{comparison.model}`, eval on `{comparison.eval_data}` (comparison group "
             f"{comparison.group}; replicates {', '.join(seeds)})\n\n{to_markdown(comparison.text)}\n")
+        for table in benchmark_tables(group_runs, datasets_and_ks(group_runs), n_boot):
+            path = out_dir / f"benchmarks_{index}_{table.dataset}_pass_at_{table.k}.csv"
+            table.numbers.to_csv(path)
+            files.append(path)
+            sections.append(f"### `{table.dataset}` pass@{table.k} % per benchmark, as in the paper "
+                            f"(average: unweighted over benchmarks)\n\n{to_markdown(table.text)}\n")
     legend = ("pass@k and coverage in % with 95% bootstrap intervals over problems (and replicates: run seeds and base-model seeds); `vs` "
               "columns: paired differences in percentage points, `*` where the interval excludes 0.\n")
     text = "# Variant comparison\n\n" + legend + "\n" + "\n".join(sections)

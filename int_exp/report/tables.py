@@ -20,7 +20,7 @@ from int_exp.report.plots import Curve, pass_at_k_curve
 from int_exp.report.runs import PASS_AT, JobRun
 
 VARIANT_ORDER = ["base", "rl_only", "hint_rl", "sft_ref", "sft_reflect", "int_no_prefix", "int_with_suffix",
-                 "int_no_filter", "int"]
+                 "int_no_filter", "int", "int_published"]
 REFERENCES = ("rl_only", "base")
 # (job-run metric, column, scale): the paper's diagnostics, averaged over a row's seeds.
 DIAGNOSTICS = [

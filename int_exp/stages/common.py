@@ -10,6 +10,12 @@ from int_exp.backends.base import Chat, SamplingParams
 GENERATION_READS = ["backend.name", "model.dtype", "model.max_context", "sampling"]
 
 
+def hard_set_stage(cfg: Any) -> str:
+    """The stage whose rows hold the hard problems' graded attempts: the rollouts, or the failures
+    stage when it reads a published set (``failures.source``: no rollouts are sampled then)."""
+    return "failures" if cfg.failures.source else "rollouts"
+
+
 def user_prompt(problem: str, template: str) -> str:
     """The policy's user message: ``template`` with ``{problem}`` replaced (nothing else)."""
     return template.replace("{problem}", problem)

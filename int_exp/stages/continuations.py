@@ -6,7 +6,8 @@ verbatim to the guided attempt, and the whole trajectory is graded.
 
 Intervention effectiveness (the paper's 0.07% -> 1.56% mean reward, 22x, and 29 -> 80 of 334
 problems solved), on the problems that have a continued intervention: ``intervention/rollout_reward``
-(the share of the original rollouts that were correct), ``intervention/continuation_reward`` (the
+(the share of the original rollouts that were correct; with ``failures.source``, the published
+attempts, all incorrect), ``intervention/continuation_reward`` (the
 share of continuations from prefix + intervention that are), their ratio
 ``intervention/effectiveness``, and ``intervention/solved_by_rollouts`` /
 ``intervention/solved_by_continuations`` of ``intervention/problems``.
@@ -21,6 +22,7 @@ from int_exp.stages.common import (
     GENERATION_READS,
     generate,
     grade_samples,
+    hard_set_stage,
     sampling_params,
     skip_unsampled,
     user_prompt,
@@ -46,10 +48,24 @@ def run(ctx: StageContext) -> StageOutput:
     metrics = {
         "funnel/guided_rollouts": sum(len(g) for g in continuations),
         "funnel/guided_rollouts_correct": int(table["guided_correct"].sum()) if len(table) else 0,
-        **effectiveness(table, ctx.inputs["rollouts"].table()),
+        **effectiveness(table, attempt_verdicts(ctx.inputs["rollouts"].table())),
         **skipped,
     }
     return StageOutput(tables={"main": table}, metrics=metrics)
+
+
+def attempt_verdicts(attempts: pd.DataFrame) -> pd.DataFrame:
+    """``problem_id`` and ``verdicts`` per problem: the rollouts as they are, or the failures
+    stage's published attempts (each incorrect, plus ``problem_correct`` correct ones).
+
+    >>> attempt_verdicts(pd.DataFrame({"problem_id": ["a", "a"], "problem_correct": [1, 1]}))["verdicts"].tolist()
+    [[False, False, True]]
+    """
+    if "verdicts" in attempts:
+        return attempts
+    grouped = attempts.groupby("problem_id", sort=False)["problem_correct"].agg(["size", "first"])
+    return pd.DataFrame({"problem_id": grouped.index,
+                         "verdicts": [[False] * n + [True] * int(c) for n, c in zip(grouped["size"], grouped["first"])]})
 
 
 def effectiveness(continued: pd.DataFrame, rollouts: pd.DataFrame) -> dict[str, float]:
@@ -81,5 +97,5 @@ def effectiveness(continued: pd.DataFrame, rollouts: pd.DataFrame) -> dict[str, 
 
 
 STAGE = Stage(name="continuations", version="3", reads=READS,
-              inputs={"interventions": "parse", "policy": "model", "rollouts": "rollouts"},
+              inputs=lambda cfg, plan: {"interventions": "parse", "policy": "model", "rollouts": hard_set_stage(cfg)},
               run=run, description=__doc__, legacy_name="guided_sampling")  # cache entries keep the old name

@@ -4,7 +4,10 @@ Starts from the SFT checkpoint when the variant trains one, else from the base m
 the training problems (``rl.problems=all``) or only those with no correct rollout
 (``rl.problems=unsolved``: the paper's hard set, the same problems InT patches, where plain GRPO
 starts without any reward signal); with ``rl.hints`` (hint-guided RL baseline) each prompt also
-carries the first ``rl.hint_fraction`` of the reference solution's steps. Logs reward,
+carries the first ``rl.hint_fraction`` of the reference solution's steps. ``rl.source`` (the
+paper's ``hf:CMU-AIRe/InT-RL``) replaces both: GRPO on that set's problems and answers. With
+``failures.source`` set, ``unsolved`` means the problems of those published attempts (no rollouts
+are sampled). Logs reward,
 ``frac_reward_zero_std`` (the share of groups with no learning signal, which InT is meant to lower)
 and completion length.
 """
@@ -15,9 +18,10 @@ import math
 
 import pandas as pd
 
+from int_exp.data import published
 from int_exp.interventions.steps import join_steps, split_steps
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
-from int_exp.stages.common import train, user_prompt, warn_too_long
+from int_exp.stages.common import hard_set_stage, train, user_prompt, warn_too_long
 
 READS = [
     "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta", "rl.loss_type",
@@ -26,7 +30,8 @@ READS = [
     "rl.trainer_kwargs", "rl.num_processes", "rl.accelerate_config", "rl.problems", "data.prompt_template",
     "model.max_context", "rl.fast_generation",
 ]
-PROBLEM_SETS = {"all": "problems", "unsolved": "rollouts"}  # rl.problems -> the stage that lists them
+# rl.problems -> the stage that lists them (unsolved: the hard set, see hard_set_stage)
+PROBLEM_SETS = {"all": "problems", "unsolved": "rollouts"}
 HINT_PREFIX = "\n\nHint (the beginning of a solution):\n"
 
 
@@ -40,18 +45,37 @@ def hint(reference_solution: str, fraction: float) -> str:
     return join_steps(steps[: max(1, math.floor(len(steps) * fraction))]) if steps else ""
 
 
+def reads(cfg) -> list[str]:
+    return READS + (published.reads("rl") if cfg.rl.source else [])
+
+
 def problem_stage(cfg) -> str:
     if cfg.rl.problems not in PROBLEM_SETS:
         raise ValueError(f"rl.problems must be one of {sorted(PROBLEM_SETS)}, got {cfg.rl.problems!r}")
-    return PROBLEM_SETS[cfg.rl.problems]
+    return hard_set_stage(cfg) if cfg.rl.problems == "unsolved" else PROBLEM_SETS[cfg.rl.problems]
+
+
+def inputs(cfg, plan) -> dict[str, str]:
+    policy = {"policy": plan.policy_before("rl")}
+    return policy if cfg.rl.source else {**policy, "problems": problem_stage(cfg)}
+
+
+def problem_rows(ctx: StageContext) -> list[dict]:
+    """The training problems: ``rl.source``'s, or the problems stage's, or the unsolved ones (one
+    row per problem of the rollouts, or of the published attempts the failures stage read)."""
+    if ctx.cfg.rl.source:
+        return published.read_published("rl", ctx.cfg.rl).to_dict("records")
+    rows = ctx.inputs["problems"].rows()
+    if ctx.cfg.rl.problems != "unsolved":
+        return rows
+    unsolved = [row for row in rows if row.get("num_correct", row.get("problem_correct", 0)) == 0]
+    return list({row["problem_id"]: row for row in unsolved}.values())
 
 
 def prompts(ctx: StageContext) -> list[dict]:
     cfg = ctx.cfg
     rows = []
-    for row in ctx.inputs["problems"].rows():
-        if cfg.rl.problems == "unsolved" and row["num_correct"] > 0:
-            continue
+    for row in problem_rows(ctx):
         text = user_prompt(row["problem"], cfg.data.prompt_template)
         if cfg.rl.hints and hint(row["reference_solution"], cfg.rl.hint_fraction):
             text += HINT_PREFIX + hint(row["reference_solution"], cfg.rl.hint_fraction)
@@ -86,10 +110,9 @@ def fitting(ctx: StageContext, data: list[dict]) -> tuple[list[dict], int]:
 def run(ctx: StageContext) -> StageOutput:
     data, too_long = fitting(ctx, prompts(ctx))
     if not data:
-        raise EmptyStageError(
-            f"rl has no training problems: rl.problems={ctx.cfg.rl.problems} selects none of the "
-            f"`{problem_stage(ctx.cfg)}` stage's rows that fit the context ({too_long} too long)"
-        )
+        where = (f"rl.source={ctx.cfg.rl.source} has no rows" if ctx.cfg.rl.source else
+                 f"rl.problems={ctx.cfg.rl.problems} selects none of the `{ctx.inputs['problems'].stage}` stage's rows")
+        raise EmptyStageError(f"rl has no training problems: {where} that fit the context ({too_long} too long)")
     final, history = train("rl", ctx, data, ctx.inputs["policy"].model_path, ctx.cfg.rl, prefix="rl")
     metrics = {f"rl/{k}": v for k, v in final.items() if isinstance(v, (int, float))}
     metrics["rl/problems"] = len(data)
@@ -99,9 +122,9 @@ def run(ctx: StageContext) -> StageOutput:
         if values:
             metrics[f"rl/mean_{key.replace('/', '_')}"] = sum(values) / len(values)
     table = pd.DataFrame({"prompt": [r["prompt"][0]["content"] for r in data], "answer": [r["answer"] for r in data]})
-    return StageOutput(tables={"main": table}, metrics=metrics, model="model")
+    summary = {"lineage": {"rl.source": published.lineage(ctx.cfg.rl)}} if ctx.cfg.rl.source else {}
+    return StageOutput(tables={"main": table}, metrics=metrics, model="model", summary=summary)
 
 
-STAGE = Stage(name="rl", version="2", reads=READS,
-              inputs=lambda cfg, plan: {"policy": plan.policy_before("rl"), "problems": problem_stage(cfg)}, run=run,
+STAGE = Stage(name="rl", version="2", reads=reads, inputs=inputs, run=run,
               description=__doc__, policy=True, trains="rl")
