@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from int_exp.config import setting
 from int_exp.data.files import _text, hub_id_and_revision
 from int_exp.pipeline.fingerprint import file_digest
 
@@ -53,9 +54,14 @@ def filled(value: Any) -> bool:
     return bool(_text(value))
 
 
+def source(cfg: Any, name: str) -> str | None:
+    """``<name>.source`` of a job's config: the published set that stage reads, or None."""
+    return setting(setting(cfg, name), "source") or None
+
+
 def entered(cfg: Any) -> list[str]:
     """The sections of ``cfg`` whose stage output comes from a published set."""
-    return [name for name in ENTRIES if cfg[name].source]
+    return [name for name in ENTRIES if source(cfg, name)]
 
 
 def lineage(section: Any) -> str:

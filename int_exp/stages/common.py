@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from int_exp.backends.base import Chat, SamplingParams
+from int_exp.data import published
 
 GENERATION_READS = ["backend.name", "model.dtype", "model.max_context", "sampling"]
 
@@ -13,7 +14,7 @@ GENERATION_READS = ["backend.name", "model.dtype", "model.max_context", "samplin
 def hard_set_stage(cfg: Any) -> str:
     """The stage whose rows hold the hard problems' graded attempts: the rollouts, or the failures
     stage when it reads a published set (``failures.source``: no rollouts are sampled then)."""
-    return "failures" if cfg.failures.source else "rollouts"
+    return "failures" if published.source(cfg, "failures") else "rollouts"
 
 
 def user_prompt(problem: str, template: str) -> str:

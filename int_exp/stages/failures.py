@@ -22,11 +22,11 @@ COLUMNS = ["problem_id", "attempt_id", "problem", "answer", "reference_solution"
 
 
 def reads(cfg) -> list[str]:
-    return published.reads("failures") if cfg.failures.source else ["failures.only_unsolved"]
+    return published.reads("failures") if published.source(cfg, "failures") else ["failures.only_unsolved"]
 
 
 def inputs(cfg, plan) -> dict[str, str]:
-    return {} if cfg.failures.source else {"rollouts": "rollouts"}
+    return {} if published.source(cfg, "failures") else {"rollouts": "rollouts"}
 
 
 def from_rollouts(ctx: StageContext) -> tuple[list[dict], dict[str, int]]:
@@ -63,7 +63,7 @@ def from_published(ctx: StageContext) -> tuple[list[dict], dict[str, int]]:
 
 
 def run(ctx: StageContext) -> StageOutput:
-    entered = bool(ctx.cfg.failures.source)
+    entered = bool(published.source(ctx.cfg, "failures"))
     rows, dropped = (from_published if entered else from_rollouts)(ctx)
     table = pd.DataFrame(rows, columns=COLUMNS)
     metrics = {"funnel/incorrect": len(table), **{f"funnel/dropped_{k}": v for k, v in dropped.items()}}

@@ -46,7 +46,7 @@ def hint(reference_solution: str, fraction: float) -> str:
 
 
 def reads(cfg) -> list[str]:
-    return READS + (published.reads("rl") if cfg.rl.source else [])
+    return READS + (published.reads("rl") if published.source(cfg, "rl") else [])
 
 
 def problem_stage(cfg) -> str:
@@ -57,13 +57,13 @@ def problem_stage(cfg) -> str:
 
 def inputs(cfg, plan) -> dict[str, str]:
     policy = {"policy": plan.policy_before("rl")}
-    return policy if cfg.rl.source else {**policy, "problems": problem_stage(cfg)}
+    return policy if published.source(cfg, "rl") else {**policy, "problems": problem_stage(cfg)}
 
 
 def problem_rows(ctx: StageContext) -> list[dict]:
     """The training problems: ``rl.source``'s, or the problems stage's, or the unsolved ones (one
     row per problem of the rollouts, or of the published attempts the failures stage read)."""
-    if ctx.cfg.rl.source:
+    if published.source(ctx.cfg, "rl"):
         return published.read_published("rl", ctx.cfg.rl).to_dict("records")
     rows = ctx.inputs["problems"].rows()
     if ctx.cfg.rl.problems != "unsolved":
@@ -110,7 +110,8 @@ def fitting(ctx: StageContext, data: list[dict]) -> tuple[list[dict], int]:
 def run(ctx: StageContext) -> StageOutput:
     data, too_long = fitting(ctx, prompts(ctx))
     if not data:
-        where = (f"rl.source={ctx.cfg.rl.source} has no rows" if ctx.cfg.rl.source else
+        entered = published.source(ctx.cfg, "rl")
+        where = (f"rl.source={entered} has no rows" if entered else
                  f"rl.problems={ctx.cfg.rl.problems} selects none of the `{ctx.inputs['problems'].stage}` stage's rows")
         raise EmptyStageError(f"rl has no training problems: {where} that fit the context ({too_long} too long)")
     final, history = train("rl", ctx, data, ctx.inputs["policy"].model_path, ctx.cfg.rl, prefix="rl")
@@ -122,7 +123,7 @@ def run(ctx: StageContext) -> StageOutput:
         if values:
             metrics[f"rl/mean_{key.replace('/', '_')}"] = sum(values) / len(values)
     table = pd.DataFrame({"prompt": [r["prompt"][0]["content"] for r in data], "answer": [r["answer"] for r in data]})
-    summary = {"lineage": {"rl.source": published.lineage(ctx.cfg.rl)}} if ctx.cfg.rl.source else {}
+    summary = {"lineage": {"rl.source": published.lineage(ctx.cfg.rl)}} if published.source(ctx.cfg, "rl") else {}
     return StageOutput(tables={"main": table}, metrics=metrics, model="model", summary=summary)
 
 

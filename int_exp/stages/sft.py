@@ -35,7 +35,7 @@ def reads(cfg) -> list[str]:
 
 def inputs(cfg, plan) -> dict[str, str]:
     if cfg.sft.data == PUBLISHED:
-        if not cfg.sft.source:
+        if not published.source(cfg, "sft"):
             raise ValueError("sft.data=published needs sft.source (e.g. hf:CMU-AIRe/InT-SFT or a local .parquet)")
         return {"base": "model"}
     if cfg.sft.data not in SOURCES:
