@@ -56,9 +56,11 @@ def data_problems(cfg: Any) -> list[str]:
         if not source.startswith("hf:") and not Path(source).expanduser().exists():
             continue
         try:
-            read_source(spec, cfg.data, train=False, required=required)  # train=False: the stage warns about references
+            table = read_source(spec, cfg.data, train=False, required=required)  # the stage warns about references
         except (ValueError, OSError) as e:
             problems.append(f"{key}={source}: {e}")
+        else:  # what a hub set turned out to be: its size and columns, before any work
+            log.info("%s=%s: %d rows, columns %s", key, source, len(table), list(table.columns))
     return problems
 
 

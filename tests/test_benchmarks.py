@@ -13,8 +13,14 @@ from mlflow import MlflowClient
 from int_exp.cli import run_job
 from int_exp.report import write_report
 from int_exp.stages.eval import group_metrics
-from tests.test_e2e import last_job, smoke, workspace  # noqa: F401 - workspace is a fixture
+from tests.test_e2e import last_job, smoke, workspace_at
 from tests.test_published import BENCHMARKS, stand_in
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, device):
+    """One cache and MLflow store for this module's jobs (the tiny model is built once)."""
+    return workspace_at(tmp_path_factory.mktemp("benchmarks"), device)
 
 
 def test_group_metrics_are_pass_at_k_per_benchmark_and_their_unweighted_mean():

@@ -16,12 +16,15 @@ from tests.test_configs import CONF
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, device):
-    """One cache and one MLflow store for the module: the tiny model is built once. Sampling runs on
-    the ``device`` fixture's device; training where TRL puts it (the GPU where there is one) unless
-    that device is the CPU."""
+    """One cache and one MLflow store for the module: the tiny model is built once."""
+    return workspace_at(tmp_path_factory.mktemp("e2e"), device)
+
+
+def workspace_at(root: Path, device: str) -> dict:
+    """A cache and an MLflow store under ``root``. Sampling runs on the ``device`` fixture's device;
+    training where TRL puts it (the GPU where there is one) unless that device is the CPU."""
     from int_exp.models.hardware import cuda_available
 
-    root = tmp_path_factory.mktemp("e2e")
     on_device = [f"backend.device={device}"]
     if device == "cpu" and cuda_available():
         on_device += ["++sft.trainer_kwargs.use_cpu=true", "++rl.trainer_kwargs.use_cpu=true"]

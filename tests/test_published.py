@@ -15,7 +15,13 @@ from int_exp.pipeline.plan import execution_order, make_plan, plan_keys
 from int_exp.stages import STAGES
 from int_exp.stages.common import problem_chat
 from tests.test_configs import compose_cfg
-from tests.test_e2e import last_job, smoke, workspace  # noqa: F401 - workspace is a fixture
+from tests.test_e2e import last_job, smoke, workspace_at
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, device):
+    """One cache and MLflow store for this module's jobs (the tiny model is built once)."""
+    return workspace_at(tmp_path_factory.mktemp("paper"), device)
 
 PROBLEMS = [("What is 2 + 3?", "5"), ("What is 7 - 4?", "3"), ("What is 6 * 2?", "12")]
 # The authors' sets, column for column (the issue's reading of their scripts).
@@ -102,7 +108,7 @@ def test_failures_from_the_published_attempts_sample_no_rollouts_and_name_their_
     path = stand_in(tmp_path, "InT-hard-set-with-incorrect-attempts", rows=4)
     overrides = [f"failures.source={path}", "+failures.source_columns.reference_solution=solution"]
     run_job(smoke(workspace, "stages=[failures]", *overrides))
-    client, job, stages = last_job(workspace)
+    _, job, stages = last_job(workspace)
     assert set(stages) == {"failures"}  # no model, no problems, no rollouts
     table = table_of(stages, "failures")
     assert len(table) == 4 and table["problem_id"].nunique() == 3  # row 4 repeats problem 1
@@ -150,3 +156,12 @@ def test_grpo_on_the_published_rl_problems(workspace, tmp_path):
     assert set(stages) == {"model", "rl"}
     assert job.data.metrics["rl/problems"] == 3
     assert job.data.tags["lineage.rl.source"].startswith(f"{path} sha256 ")
+
+
+def test_sft_on_published_data_needs_its_set_and_the_papers_target_shape():
+    from int_exp.checks import settings_problems
+
+    problems = settings_problems(compose_cfg(["variant=int_published", "sft.source=null", "sft.clone_suffix=true"]))
+    assert any(p.startswith("sft.data=published: needs sft.source") for p in problems)
+    assert any("clone_suffix=True" in p for p in problems)
+    assert not [p for p in settings_problems(compose_cfg(["variant=int_published"])) if "published" in p]
