@@ -82,11 +82,12 @@ class ModelConfig:
 @dataclass
 class DatasetSpec:
     name: str = MISSING  # label in metric keys: <name>/pass_at_<k>
-    # gsm8k | math | math500 | arith | a .jsonl/.parquet/.csv path | hf:<hub id>
+    # gsm8k | math | math500 | arith | a .jsonl/.parquet/.csv path | hf:<hub id>[@<revision>]
     source: str = MISSING
     split: str = "test"
     limit: int | None = None  # overrides data.limit for this dataset
-    # Rename mapping for files and hub sets, e.g. {problem: question, answer: final}.
+    # Rename mapping for files and hub sets, ours: theirs, e.g. {problem: question, answer: final};
+    # an evaluation set with a `benchmark` column gets pass@k per benchmark (data=int_paper: {benchmark: source}).
     columns: dict[str, str] = field(default_factory=dict)
 
 
