@@ -57,7 +57,16 @@ from typing import Any
 import pandas as pd
 
 from int_exp.config import setting
-from int_exp.data.files import FILE_SUFFIXES, REQUIRED, check_required, normalise, read_file, read_hub
+from int_exp.data.files import (
+    FILE_SUFFIXES,
+    REQUIRED,
+    cell_text,
+    check_required,
+    normalise,
+    read_file,
+    read_hub,
+    row_name,
+)
 from int_exp.data.selection import parse_shard, parse_slice, select_rows
 from int_exp.domains import all_domains, domain_of
 
@@ -120,9 +129,30 @@ def read_source(spec: Any, data_cfg: Any, *, train: bool, required: tuple[str, .
         table = normalise(raw, columns, label=label, default_source=source,
                           id_prefix=f"{source}/{split}" if hub else Path(source).name, train=train,
                           required=required)
+        if "source" in raw.columns or "source" in columns:
+            _check_sources(table, label, raw.attrs.get("lines"))
     else:
         owned = sorted(s for d in all_domains() for s in getattr(d, "sources", ()))
         raise ValueError(f"unknown data source {source!r}: use one of {owned}, a path ending in "
                          f"{', '.join(FILE_SUFFIXES)}, or 'hf:<hub id>'")
     check_required(table, label, required)
     return table
+
+
+def _known_source(text: str | None) -> bool:
+    """A row's own ``source`` must name a domain's set, or a file or hub set (graded as math)."""
+    if not text or text.startswith("hf:") or text.lower().endswith(FILE_SUFFIXES):
+        return True
+    return any(domain.owns(text) for domain in all_domains())
+
+
+def _check_sources(table: pd.DataFrame, label: str, lines: list[int] | None) -> None:
+    """Every row's ``source`` names something with a grader (here, not in :mod:`.files`: the
+    domains read their own sets through that module)."""
+    unknown = (~table["source"].map(lambda v: _known_source(cell_text(v)))).to_numpy().nonzero()[0]
+    if len(unknown):
+        first = int(unknown[0])
+        allowed = sorted(s for d in all_domains() for s in getattr(d, "sources", ()))
+        raise ValueError(f"{label}: column 'source' at {row_name(first, lines)} is {cell_text(table['source'].iloc[first])!r}, "
+                         f"which names no domain (its grader would be guessed); allowed: {allowed}, a .jsonl/.parquet/"
+                         f".csv path or hf:<id> (graded as math), or no 'source' column ({len(unknown)} such row(s))")

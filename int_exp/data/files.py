@@ -125,12 +125,10 @@ def normalise(
     texts = [name for name in REQUIRED if name in table]
     for name in texts:
         _check_text_cells(table, name, label, lines)
-    if "source" in table:
-        _check_sources(table, label, lines)
     for name in texts:
-        table[name] = table[name].map(_text)
+        table[name] = table[name].map(cell_text)
     if "reference_solution" in table:
-        table["reference_solution"] = table["reference_solution"].map(lambda v: _text(v) or "")
+        table["reference_solution"] = table["reference_solution"].map(lambda v: cell_text(v) or "")
     else:
         table["reference_solution"] = ""
         (log.warning if train else log.debug)(
@@ -140,7 +138,7 @@ def normalise(
         )
 
     if "problem_id" in table:
-        table["problem_id"] = table["problem_id"].map(lambda v: _text(v) or "")
+        table["problem_id"] = table["problem_id"].map(lambda v: cell_text(v) or "")
         _check_not_empty(table, "problem_id", label)
         duplicated = table["problem_id"][table["problem_id"].duplicated()]
         if len(duplicated):
@@ -151,7 +149,7 @@ def normalise(
     else:
         table["problem_id"] = [f"{id_prefix}/{i}" for i in range(len(table))]
     if "source" in table:
-        table["source"] = table["source"].map(lambda v: _text(v) or default_source)
+        table["source"] = table["source"].map(lambda v: cell_text(v) or default_source)
     else:
         table["source"] = default_source
     first = ["problem_id", "problem", "answer", "reference_solution", "source"]
@@ -192,28 +190,7 @@ def _check_text_cells(table: pd.DataFrame, column: str, label: str, lines: list[
                          f"expected text or a finite number ({len(bad)} such value(s) of {len(table)})")
 
 
-def _known_source(text: str | None) -> bool:
-    """A row's own ``source`` must name a domain's set, or a file or hub set (graded as math)."""
-    from int_exp.domains import all_domains
-
-    if not text or text.startswith("hf:") or text.lower().endswith(FILE_SUFFIXES):
-        return True
-    return any(domain.owns(text) for domain in all_domains())
-
-
-def _check_sources(table: pd.DataFrame, label: str, lines: list[int] | None) -> None:
-    from int_exp.domains import all_domains
-
-    unknown = (~table["source"].map(lambda v: _known_source(_text(v)))).to_numpy().nonzero()[0]
-    if len(unknown):
-        first = int(unknown[0])
-        allowed = sorted(s for d in all_domains() for s in getattr(d, "sources", ()))
-        raise ValueError(f"{label}: column 'source' at {row_name(first, lines)} is {_text(table['source'].iloc[first])!r}, "
-                         f"which names no domain (its grader would be guessed); allowed: {allowed}, a .jsonl/.parquet/"
-                         f".csv path or hf:<id> (graded as math), or no 'source' column ({len(unknown)} such row(s))")
-
-
-def _text(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
     """A cell as stripped text; None for missing (None, NaN) values. 72.0 becomes "72"."""
     if value is None:
         return None
@@ -233,7 +210,7 @@ def _text(value: Any) -> str | None:
 
 
 def _check_not_empty(table: pd.DataFrame, column: str, label: str) -> None:
-    empty = table[column].map(lambda v: not _text(v))
+    empty = table[column].map(lambda v: not cell_text(v))
     if empty.any():
         first = int(empty.to_numpy().nonzero()[0][0])
         raise ValueError(

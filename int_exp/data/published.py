@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from int_exp.config import setting
-from int_exp.data.files import _text, hub_id_and_revision
+from int_exp.data.files import cell_text, hub_id_and_revision
 from int_exp.pipeline.fingerprint import file_digest
 
 # The columns each entry needs, in our names (the paper's dataset contract).
@@ -51,7 +51,7 @@ def read_published(name: str, section: Any) -> pd.DataFrame:
 
 def filled(value: Any) -> bool:
     """A cell with text in it (not None, NaN or blank): published rows without one are dropped."""
-    return bool(_text(value))
+    return bool(cell_text(value))
 
 
 def source(cfg: Any, name: str) -> str | None:
