@@ -36,7 +36,7 @@ def smoke(workspace, *overrides: str):
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("config", overrides=[
             "experiment=smoke", f"paths.cache_dir={workspace['cache']}", f"tracking.uri={workspace['uri']}",
-            f"tracking.artifact_root={workspace['artifacts']}", "tracking.experiment=e2e", *workspace["device"],
+            f"tracking.artifact_root={workspace['artifacts']}", "tracking.experiment=e2e", *workspace.get("device", []),
             *overrides,
         ])
     return cfg
