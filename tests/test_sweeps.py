@@ -65,6 +65,7 @@ def test_a_variant_sweep_reuses_the_data_stages_and_reads_back_by_name(tmp_path)
     assert {r.info.run_id for r in listed} == {j.info.run_id for j in jobs}  # the README's filter
 
 
+@pytest.mark.slow  # ~30-60 s of real trials; tests/test_optuna_sweeper.py covers the sweeper fast
 def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path):
     study = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hparams_search=sft_optuna", "experiment=smoke"]
     multirun(tmp_path, *study, "hydra.sweeper.n_trials=2", name="study1")  # a 2-trial study
@@ -102,6 +103,7 @@ def test_optuna_study_resumes_and_mlflow_nests_trials_under_one_parent(tmp_path)
     assert parents[1].data.metrics["best_value"] == pytest.approx(max(best, max(t.value for t in trials[:2])))
 
 
+@pytest.mark.slow  # ~30-60 s of real trials; tests/test_optuna_sweeper.py covers the sweeper fast
 def test_a_refused_trial_fails_in_optuna_leaves_no_mlflow_run_and_the_sweep_continues(tmp_path):
     # epochs=0 is refused by the settings checks before any run exists: that trial raises; the others run.
     study = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hparams_search=sft_optuna", "experiment=smoke",
