@@ -126,7 +126,8 @@ def test_every_input_problem_is_listed_at_once(tmp_path):
     (tmp_path / "x.jsonl").mkdir()
     (tmp_path / "model.csv").write_text("a,b\n")
     message = refused(tmp_path, f"data.train.source={tmp_path / 'x.jsonl'}", f"model.name_or_path={tmp_path / 'model.csv'}")
-    assert "data.train.source=" in message and "model.name_or_path=" in message
+    assert "is a folder, expected a jsonl file" in message  # the data file's problem ...
+    assert f"model.name_or_path={tmp_path / 'model.csv'}: is a file, expected a model folder" in message  # ... and the model's
 
 
 def test_a_job_says_at_the_start_how_much_it_may_generate(tmp_path, caplog):
