@@ -257,3 +257,23 @@ def test_bad_shard_strings(bad):
         parse_shard(bad)
     with pytest.raises(ValueError, match="data.shard"):
         load("math500", train=True, shard=bad)
+
+
+def test_a_file_read_twice_is_parsed_once_and_an_edit_is_seen(tmp_path, monkeypatch):
+    import os
+
+    from int_exp.data import files
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"problem": "1+1", "answer": "2"}\n\n{"problem": "2+2", "answer": "4"}\n')
+    parse, parsed = files._parse_file, []
+    monkeypatch.setattr(files, "_parse_file", lambda *args: parsed.append(args[0]) or parse(*args))
+    first = files.read_file(str(path))
+    first.loc[0, "answer"] = "changed by a caller"
+    second = files.read_file(str(path))
+    assert list(second["answer"]) == ["2", "4"] and second.attrs["lines"] == [1, 3]
+    assert parsed == [path]  # once, and each caller got its own copy
+    stat = path.stat()
+    path.write_text('{"problem": "1+1", "answer": "3"}\n\n{"problem": "2+2", "answer": "4"}\n')  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # mtime restored; ctime moves
+    assert list(files.read_file(str(path))["answer"]) == ["3", "4"] and parsed == [path, path]

@@ -45,6 +45,11 @@ def read_jsonl(path: Path, line_numbers: list[int] | None = None) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 
 
+# The tables read in this process, by file identity: a job's input checks, its work estimate and
+# its problems stage read the same files, which are parsed once (each caller gets a copy).
+_READ: dict[tuple, pd.DataFrame] = {}
+
+
 def read_file(source: str) -> pd.DataFrame:
     """Every row of a local ``.jsonl``/``.parquet``/``.csv`` file; a ``.jsonl`` file's line numbers
     are kept in ``attrs["lines"]`` for messages about its rows."""
@@ -54,6 +59,16 @@ def read_file(source: str) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if not path.is_file():
         raise ValueError(f"data file {source}: is a folder, expected a {suffix[1:]} file")
+    stat = path.stat()
+    identity = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if identity not in _READ:
+        if len(_READ) >= 8:
+            _READ.pop(next(iter(_READ)))
+        _READ[identity] = _parse_file(path, source, suffix)
+    return _READ[identity].copy()
+
+
+def _parse_file(path: Path, source: str, suffix: str) -> pd.DataFrame:
     if suffix == ".jsonl":
         lines: list[int] = []
         table = pd.DataFrame(read_jsonl(path, lines))
