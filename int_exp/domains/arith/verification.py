@@ -167,3 +167,22 @@ def verification_examples(
         verify.append(encode_chat(tokenizer, verification_chat(problem, attempt, prompt),
                                   verification_target(problem, attempt)))
     return {"solve_ref": solve_ref, "verify": verify}
+
+
+def target_pair(problem: ArithProblem, attempt: str) -> str:
+    """Probe format: ``i: <attempt's substep i> | <right step i> ok|wrong`` up to the first wrong
+    substep, then the block: the comparison is between two strings on one line."""
+    from int_exp.domains.arith.oracle import diagnose
+
+    right = problem.detailed_steps()
+    steps = attempt.split("\n\n")
+    diagnosis = diagnose(problem, attempt)
+    last = len(right) if diagnosis.fix_content is None else diagnosis.fix_location
+    lines = []
+    for i in range(1, last + 1):
+        mine = steps[i - 1] if i <= len(steps) else "-"
+        wrong = diagnosis.fix_content is not None and i == last
+        good = diagnosis.fix_content if wrong else (right[i - 1] if i <= len(right) else "-")
+        lines.append(f"{i}: {mine} | {good} {'wrong' if wrong else 'ok'}")
+    block = EMPTY_BLOCK if diagnosis.fix_content is None else format_intervention(diagnosis.fix_content, last)
+    return "\n".join([*lines, block])
