@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from int_exp.domains.math import grading
+from int_exp.grading import grader as grading
 
 
 def math500_path() -> Path:

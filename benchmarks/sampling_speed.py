@@ -164,7 +164,7 @@ def main() -> None:
     import torch
 
     from int_exp.models import load_tokenizer
-    from int_exp.models.hardware import thread_count
+    from int_exp.runtime.hardware import thread_count
 
     torch.set_num_threads(thread_count(args.threads))
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, torch threads {torch.get_num_threads()}")

@@ -172,7 +172,7 @@ def run_job(cfg: DictConfig) -> float | None:
     from int_exp.input_checks import check_inputs, log_planned_work
     from int_exp.pipeline.plan import execution_order
     from int_exp.pipeline.runner import Runner, make_plan
-    from int_exp.pipeline.threads import registered, registry
+    from int_exp.runtime.threads import registered, registry
     from int_exp.stages import STAGES
     from int_exp.tracking import make_tracker
 
@@ -193,7 +193,7 @@ def run_job(cfg: DictConfig) -> float | None:
     if cfg.tracking.trial_number is not None:
         params["trial_number"] = cfg.tracking.trial_number
     with sigterm_as_interrupt(), registered(registry()), tracker.job(cfg, job_tags(cfg, info), params) as run_id:
-        results = Runner(cfg, tracker).run()
+        results = Runner(cfg, tracker, STAGES).run()
         metrics = {k: v for result in results.values() for k, v in result.metrics.items()}
         hits = [name for name, result in results.items() if result.cache_hit]
         log.info("done: cache hits %s; MLflow run %s", hits or "none", run_id)

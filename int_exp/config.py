@@ -15,8 +15,6 @@ from typing import Any
 
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from int_exp.backends.base import SamplingConfig
-
 
 def setting(cfg: Any, name: str, default: Any = None) -> Any:
     """Field ``name`` of a config section, dataclass, mapping or namespace (``default`` when
@@ -127,6 +125,18 @@ class BackendConfig:
     max_concurrency: int = 32
     timeout_s: float = 600.0
     max_retries: int = 5
+
+
+@dataclass
+class SamplingConfig:
+    """How to sample (the schema of ``sampling`` and ``intervention.sampling``). The defaults are
+    the paper's script's; every sampling setting has its default here and nowhere else."""
+
+    temperature: float = 0.7  # 0 samples greedily
+    top_p: float = 0.8  # 1.0: no nucleus cut
+    top_k: int = 20  # 0: no top-k cut
+    max_tokens: int = 16384  # new tokens per sample (a prompt near the context gets fewer)
+    seed: int = 0  # the same seed and prompts give the same samples
 
 
 @dataclass
@@ -275,7 +285,7 @@ class Config:
     optimized_metric: str | None = None  # what run.py returns to a sweeper
     # CPU threads of this job (torch, OpenMP, tokenizers, grading workers); 0: the machine's cores
     # divided by the int-exp jobs running on it (not those waiting on a cache lock), rechecked before
-    # every stage and every few seconds within one (pipeline/threads.py)
+    # every stage and every few seconds within one (runtime/threads.py)
     threads: int = 0
     # The seed of every stage that samples or trains (sampling, intervention.sampling, sft, rl):
     # their `seed` keys default to it, so `python run.py -m seed=0,1,2` repeats a comparison over

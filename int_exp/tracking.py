@@ -23,7 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from int_exp.pipeline.processes import HOST, process_alive
+from int_exp.runtime.processes import HOST, process_alive
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ def device() -> str:
     """The device the decoder, backend, training and end-to-end tests run on: ``cuda`` where a GPU
     is visible, else ``cpu``; ``INT_EXP_TEST_DEVICE`` overrides (e.g. ``cpu`` on a GPU machine),
     so the same tests check CPU in CI and CUDA on a GPU machine (benchmarks/gpu_check.sh)."""
-    from int_exp.models.hardware import cuda_available
+    from int_exp.runtime.hardware import cuda_available
 
     chosen = os.environ.get("INT_EXP_TEST_DEVICE") or ("cuda" if cuda_available() else "cpu")
     if chosen.startswith("cuda") and not cuda_available():

@@ -7,6 +7,7 @@ import pytest
 from int_exp.backends.base import continues_final_message
 from int_exp.domains.arith.generator import parse_problem
 from int_exp.pipeline.runner import Runner
+from int_exp.stages import STAGES
 from int_exp.pipeline.stage import StageContext
 from int_exp.tracking import NullTracker
 from tests.test_e2e import smoke
@@ -60,7 +61,7 @@ def test_filter_keeps_interventions_with_enough_correct_continuations(cache, scr
     cfg = smoke({"cache": cache, "uri": "", "artifacts": cache},
                 "stages=[correctness_filter]", "tracking.enabled=false", f"intervention.min_correct={min_correct}",
                 f"intervention.filter_samples={SAMPLES}", "data.limit=12")
-    results = Runner(cfg, NullTracker()).run()
+    results = Runner(cfg, NullTracker(), STAGES).run()
     sampled = results["continuations"].table()
     assert len(sampled) > 0
     even = sampled["problem"].map(lambda p: answer_of(p) % 2 == 0)
@@ -80,7 +81,7 @@ def test_filter_keeps_interventions_with_enough_correct_continuations(cache, scr
 def test_without_the_filter_every_parsed_intervention_is_kept_and_nothing_is_sampled(cache, scripted):
     cfg = smoke({"cache": cache, "uri": "", "artifacts": cache},
                 "stages=[correctness_filter]", "tracking.enabled=false", "intervention.correctness_filter=false")
-    results = Runner(cfg, NullTracker()).run()
+    results = Runner(cfg, NullTracker(), STAGES).run()
     assert "continuations" not in results
     assert len(results["correctness_filter"].table()) == len(results["parse"].table()) > 0
 
@@ -105,7 +106,7 @@ def test_parse_drops_interventions_that_echo_the_prompts_format_example(cache, m
     monkeypatch.setattr(StageContext, "make_backend", lambda self, *a, **k: EchoingProposer())
     cfg = smoke({"cache": cache, "uri": "", "artifacts": cache}, "stages=[parse]", "tracking.enabled=false",
                 "intervention.proposer=self", "intervention.k=1")
-    parse = Runner(cfg, NullTracker()).run()["parse"]
+    parse = Runner(cfg, NullTracker(), STAGES).run()["parse"]
     proposals = int(parse.metrics["funnel/parsed"])
     echoed = (proposals + 1) // 2
     assert proposals > 1 and parse.metrics["funnel/copied_prompt"] == echoed

@@ -23,7 +23,7 @@ def workspace(tmp_path_factory, device):
 def workspace_at(root: Path, device: str) -> dict:
     """A cache and an MLflow store under ``root``. Sampling runs on the ``device`` fixture's device;
     training where TRL puts it (the GPU where there is one) unless that device is the CPU."""
-    from int_exp.models.hardware import cuda_available
+    from int_exp.runtime.hardware import cuda_available
 
     on_device = [f"backend.device={device}"]
     if device == "cpu" and cuda_available():

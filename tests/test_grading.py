@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from int_exp.domains.math import grading
+from int_exp.grading import grader as grading
 from int_exp.grading import answers_equivalent, extract_boxed, grade, grade_many
 
 # Too big to evaluate: math-verify/sympy spin on it until the time limit.

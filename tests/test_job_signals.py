@@ -51,7 +51,7 @@ def test_interrupted_runs_end_killed_with_the_signal(tmp_path, error, status, si
 
 
 def test_a_later_job_closes_runs_left_running_by_a_dead_process(tmp_path):
-    from int_exp.pipeline.processes import HOST
+    from int_exp.runtime.processes import HOST
     from int_exp.tracking import MlflowTracker
 
     cfg = tracking_cfg(tmp_path)

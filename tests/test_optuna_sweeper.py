@@ -320,7 +320,7 @@ def test_resuming_never_repeats_a_sampled_point(tmp_path):
 
 
 def test_a_trial_left_running_by_a_dead_sweep_is_failed_and_retried(tmp_path):
-    from int_exp.pipeline.processes import HOST
+    from int_exp.runtime.processes import HOST
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     args = ["search=basic", f"hydra.sweeper.storage={storage}"]

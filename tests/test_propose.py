@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from int_exp.interventions import number_steps, parse_intervention_reason, proposer_turn1, proposer_turn2
 from int_exp.pipeline.runner import Runner
+from int_exp.stages import STAGES
 from int_exp.pipeline.stage import StageContext
 from int_exp.tracking import NullTracker
 from tests.test_configs import compose_cfg
@@ -79,7 +80,7 @@ def test_k_verifications_share_one_solving_sample(tmp_path, monkeypatch, solve_s
     cfg = smoke({"cache": tmp_path, "uri": "", "artifacts": tmp_path}, "stages=[propose]", "tracking.enabled=false",
                 "intervention.proposer=self", f"intervention.k={k}", f"intervention.solve_samples={solve_samples}",
                 "intervention.sampling.temperature=0.6", "intervention.sampling.max_tokens=40")
-    results = Runner(cfg, NullTracker()).run()
+    results = Runner(cfg, NullTracker(), STAGES).run()
     failures, proposals = results["failures"].table(), results["propose"].table()
     propose_calls = [c for c in RecordingProposer.calls if c[0].startswith("propose")]
     (_, solve_chats, solve_params), (_, verify_chats, verify_params) = propose_calls
@@ -112,7 +113,7 @@ def test_sample_report_shows_the_rendered_prompts_and_parse_counts_location_kind
     cfg = smoke({"cache": tmp_path, "uri": "", "artifacts": tmp_path}, "stages=[correctness_filter]",
                 "tracking.enabled=false", "intervention.proposer=self", "intervention.k=2",
                 "intervention.correctness_filter=false", "intervention.sampling.max_tokens=64")
-    results = Runner(cfg, NullTracker()).run()
+    results = Runner(cfg, NullTracker(), STAGES).run()
     parse = results["parse"]
     assert parse.metrics["funnel/location_integer"] == parse.metrics["funnel/parsed"] > 0
     assert parse.metrics["funnel/location_label"] == 0

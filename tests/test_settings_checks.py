@@ -66,7 +66,7 @@ def test_every_problem_is_listed_at_once(tmp_path):
     (b'{"problem": "1+1?", "answer": "2"}\n{"problem": \n', "line 2 is not valid JSON"),
 ])
 def test_bad_jsonl_names_the_file_and_line(tmp_path, content, message):
-    from int_exp.domains.math.sources import read_jsonl
+    from int_exp.data.files import read_jsonl
 
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
@@ -120,6 +120,7 @@ def test_repeated_problem_texts_are_counted_and_warned_about(tmp_path, caplog):
     import json
 
     from int_exp.pipeline.runner import Runner
+    from int_exp.stages import STAGES
     from int_exp.tracking import NullTracker
 
     path = tmp_path / "p.jsonl"
@@ -127,6 +128,6 @@ def test_repeated_problem_texts_are_counted_and_warned_about(tmp_path, caplog):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     workspace = {"cache": tmp_path / "cache", "uri": "", "artifacts": tmp_path, "device": []}
     cfg = smoke(workspace, f"data.train.source={path}", "stages=[problems]", "tracking.enabled=false")
-    result = Runner(cfg, NullTracker()).run()["problems"]
+    result = Runner(cfg, NullTracker(), STAGES).run()["problems"]
     assert result.metrics["funnel/problems_repeated_text"] == 2 and len(result.table()) == 3
     assert "share their text" in caplog.text

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from int_exp.pipeline.runner import Runner
+from int_exp.stages import STAGES
 from int_exp.tracking import NullTracker
 from tests.test_e2e import smoke
 
 
 def job(cache, *overrides):
     cfg = smoke({"cache": cache, "uri": "", "artifacts": cache, "device": []}, "tracking.enabled=false", *overrides)
-    return Runner(cfg, NullTracker()).run()
+    return Runner(cfg, NullTracker(), STAGES).run()
 
 
 def test_shards_split_the_problems_and_merge_back(tmp_path):

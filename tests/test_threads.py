@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from int_exp.pipeline import threads
-from int_exp.pipeline.processes import HOST
+from int_exp.runtime import threads
+from int_exp.runtime.processes import HOST
 
 
 def test_jobs_share_the_cores_and_dead_ones_do_not_count(tmp_path, monkeypatch):
@@ -40,7 +40,7 @@ def test_apply_sets_torch_and_the_environment_for_children(monkeypatch):
         threads.apply(1)
         assert torch.get_num_threads() == 1
         assert os.environ["OMP_NUM_THREADS"] == os.environ[threads.ENV_VAR] == "1"
-        from int_exp.domains.math.pool import default_workers
+        from int_exp.grading.pool import default_workers
 
         assert default_workers(100) == 1  # the grading pool keeps to the budget
     finally:

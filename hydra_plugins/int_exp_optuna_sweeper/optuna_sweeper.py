@@ -22,7 +22,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from int_exp.pipeline.processes import HOST, process_alive
+from int_exp.runtime.processes import HOST, process_alive
 
 from . import config as _config
 

@@ -12,19 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from int_exp.config import SamplingConfig
+
 Chat = list[dict[str, str]]
-
-
-@dataclass
-class SamplingConfig:
-    """How to sample (the schema of ``sampling`` and ``intervention.sampling``). The defaults are
-    the paper's script's; every sampling setting has its default here and nowhere else."""
-
-    temperature: float = 0.7  # 0 samples greedily
-    top_p: float = 0.8  # 1.0: no nucleus cut
-    top_k: int = 20  # 0: no top-k cut
-    max_tokens: int = 16384  # new tokens per sample (a prompt near the context gets fewer)
-    seed: int = 0  # the same seed and prompts give the same samples
 
 
 @dataclass

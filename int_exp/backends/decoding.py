@@ -31,7 +31,7 @@ import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
 from int_exp.backends import shared_prefix
-from int_exp.pipeline import threads
+from int_exp.runtime import threads
 
 COMPACT_SHARE = 0.25  # drop finished rows once they are this share of the live batch
 # With a shared prompt cache, finished rows of unfinished prompts keep decoding; once they are this

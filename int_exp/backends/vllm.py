@@ -28,7 +28,7 @@ from typing import Any
 
 from int_exp.backends.base import Chat, SamplingBackend, SamplingParams, derive_seed
 from int_exp.backends.hf import HFBackend, encode_with_budgets
-from int_exp.models.hardware import cuda_available
+from int_exp.runtime.hardware import cuda_available
 
 log = logging.getLogger(__name__)
 

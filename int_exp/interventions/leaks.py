@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from int_exp.domains.answers import unwrap_boxed
-from int_exp.domains.math.forms import THOUSANDS_SEP  # the grader's own rule (light: re only)
+from int_exp.grading.answers import unwrap_boxed
+from int_exp.grading.forms import THOUSANDS_SEP  # the grader's own rule (light: re only)
 
 # ------------------------------------------------------------------------------------------------
 # Normalisation shared by answers and contents
@@ -241,7 +241,7 @@ Equivalent = Callable[[str, str], bool]
 
 
 def _math_equivalent(pred: str, gold: str) -> bool:
-    from int_exp.domains.math.grading import answers_equivalent  # lazy: math-verify only when asked
+    from int_exp.grading.grader import answers_equivalent  # lazy: math-verify only when asked
 
     return answers_equivalent(pred, gold)
 

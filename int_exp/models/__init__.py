@@ -19,8 +19,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from int_exp.domains.base import BuiltinModel
-from int_exp.models.hardware import resolve_device
+from int_exp.models.builtin import BuiltinModel
+from int_exp.runtime.hardware import resolve_device
 
 __all__ = ["BUILTIN_PREFIX", "GENERIC_BUILTINS", "is_builtin", "load_causal_lm", "load_tokenizer", "resolve_device",
            "small_llama_config", "smollm2_gguf", "smollm2_tokenizer"]

@@ -31,9 +31,9 @@ from typing import Any
 from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
-from int_exp.pipeline import threads
+from int_exp.runtime import threads
 from int_exp.pipeline.fingerprint import DigestMemo, file_digest
-from int_exp.pipeline.processes import HOST, process_alive
+from int_exp.runtime.processes import HOST, process_alive
 from int_exp.pipeline.stage import MANIFEST, StageOutput
 
 log = logging.getLogger("int_exp.cache")

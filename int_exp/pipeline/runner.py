@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from int_exp.pipeline import threads
+from int_exp.runtime import threads
 from int_exp.pipeline.cache import Cache, write_outputs
 from int_exp.pipeline.fingerprint import Fingerprints
 from int_exp.pipeline.plan import canonical_targets, execution_order, make_plan, stage_key
@@ -45,9 +45,7 @@ def check_tables(stage: Stage, cfg: DictConfig, tables: dict) -> None:
 
 
 class Runner:
-    def __init__(self, cfg: DictConfig, tracker, stages: dict[str, Stage] | None = None):
-        if stages is None:
-            from int_exp.stages import STAGES as stages
+    def __init__(self, cfg: DictConfig, tracker, stages: dict[str, Stage]):
         self.cfg, self.tracker, self.stages = cfg, tracker, stages
         self.cache = Cache(cfg.paths.cache_dir)
         self.fingerprints = Fingerprints(self.cache.root)
@@ -66,7 +64,7 @@ class Runner:
         return self.results
 
     def run_stage(self, stage: Stage, merge: bool = False) -> StageResult:
-        # This job's share of the cores, as jobs on this machine start and end (pipeline/threads.py).
+        # This job's share of the cores, as jobs on this machine start and end (runtime/threads.py).
         budget = threads.follow(OmegaConf.select(self.cfg, "threads", default=0) or 0, threads.registry())
         self.tracker.log_metrics(None, {"threads": budget}, step=len(self.results))
         if merge:  # built from shard entries, not from this job's upstream stages

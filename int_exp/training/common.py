@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.config import plain
-from int_exp.models.hardware import cuda_available
-from int_exp.pipeline import threads
+from int_exp.runtime.hardware import cuda_available
+from int_exp.runtime import threads
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from int_exp.models.batching import length_batches
-from int_exp.models.hardware import resolve_device
+from int_exp.runtime.hardware import resolve_device
 from int_exp.sft import tokenize_example
 
 CHUNK = 1024  # target positions per logits chunk: bounded logits memory for big vocabularies

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from int_exp.models.hardware import cuda_available
+from int_exp.runtime.hardware import cuda_available
 from int_exp.training.common import LogFn, final, lora_config, save, trainer_args, with_feedback
 
 log = logging.getLogger(__name__)

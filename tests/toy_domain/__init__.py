@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from int_exp.domains.answers import extract_boxed
+from int_exp.grading.answers import extract_boxed
 from int_exp.domains.base import SimpleDomain
 
 

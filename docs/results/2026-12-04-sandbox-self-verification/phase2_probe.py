@@ -20,7 +20,7 @@ from int_exp.domains.arith.sandbox_model import (
 )
 from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 from int_exp.domains.arith.verification import prompt_config
-from int_exp.models.hardware import thread_count, torch_threads
+from int_exp.runtime.hardware import thread_count, torch_threads
 
 src, dst = sys.argv[1], sys.argv[2]
 over = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}

@@ -14,7 +14,7 @@ from typing import Any
 from int_exp.backends.base import SamplingParams
 from int_exp.domains.arith.generator import with_steps
 from int_exp.domains.arith.problem import format_value
-from int_exp.models.hardware import thread_count, torch_threads
+from int_exp.runtime.hardware import thread_count, torch_threads
 
 __all__ = ["EVAL_BANDS", "evaluate_sandbox", "evaluate_verification", "sample_solutions"]
 

@@ -20,7 +20,7 @@ from int_exp.domains.arith.generator import check_solution, generate_problems, w
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
 from int_exp.domains.arith.verification import prompt_config, verification_examples
 from int_exp.models.batching import length_batches
-from int_exp.pipeline import threads
+from int_exp.runtime import threads
 
 __all__ = ["fit_verification", "own_attempts"]
 

@@ -2,9 +2,8 @@
 file or hub set (the default domain), graded with math-verify.
 
 * problems: :mod:`.sources` (how answers and references are read from each set);
-* grading: :mod:`.grading` (math-verify with our answer forms, :mod:`.forms`, under hard time
-  limits, :mod:`.deadline`, in worker processes for big batches, :mod:`.pool`); the public
-  :mod:`int_exp.grading` re-exports it;
+* grading: math-verify, from :mod:`int_exp.grading` (the shared answer checker, on a lower
+  floor than the domains, so that the leak filter can default to it);
 * no oracle proposer (the policy verifies itself) and no builtin model of its own.
 """
 
@@ -24,13 +23,13 @@ def _read(source: str, split: str, spec: Any, data_cfg: Any):
 
 
 def _grade(outputs: list[str], golds: list[str], *, progress: bool = False) -> list[bool]:
-    from int_exp.domains.math.grading import grade_many
+    from int_exp.grading.grader import grade_many
 
     return grade_many(outputs, golds, progress=progress)
 
 
 def _equivalent(pred: str, gold: str) -> bool:
-    from int_exp.domains.math.grading import answers_equivalent
+    from int_exp.grading.grader import answers_equivalent
 
     return answers_equivalent(pred, gold)
 

@@ -7,7 +7,7 @@ Public API:
 * :func:`grade_many` -- a batch, deduplicated on distinct (prediction, gold) pairs and graded in a
   reusable pool of worker processes.
 * :func:`answers_equivalent` -- two bare answer strings (no box needed).
-* :func:`shutdown_pool` -- stop the worker processes (:mod:`int_exp.domains.math.pool`).
+* :func:`shutdown_pool` -- stop the worker processes (:mod:`int_exp.grading.pool`).
 
 Every comparison is ``verify(parse(gold), parse(pred))`` -- gold first, since math-verify is not
 symmetric (e.g. gold ``(1,2)`` vs prediction ``1<x<2`` is False, the other way round True) -- with
@@ -19,10 +19,10 @@ How the time limit is enforced: math-verify's own timeouts use ``signal.alarm`` 
 one alarm for each parse and each comparison, main thread only, raising ``ValueError`` elsewhere).
 They are switched off here (``parsing_timeout=None``, ``timeout_seconds=None``) and replaced by:
 
-* on the main thread: a single one-shot ``setitimer`` alarm (:mod:`int_exp.domains.math.deadline`)
+* on the main thread: a single one-shot ``setitimer`` alarm (:mod:`int_exp.grading.deadline`)
   around parse + parse + verify, which raises an exception that math-verify does not catch; an
   alarm the caller had armed is saved and re-armed afterwards;
-* elsewhere (other threads, large batches): worker processes (:mod:`int_exp.domains.math.pool`), each
+* elsewhere (other threads, large batches): worker processes (:mod:`int_exp.grading.pool`), each
   a fresh interpreter enforcing the same alarm on its own main thread and watched by the parent,
   which kills and replaces a worker that has not answered ``timeout + KILL_GRACE`` seconds after
   it was handed a pair.
@@ -40,10 +40,10 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from int_exp.domains.answers import extract_boxed
-from int_exp.domains.math.deadline import DeadlineExceeded, call_with_deadline, can_use_alarm
-from int_exp.domains.math.forms import THOUSANDS_SEP, has_inequality, inequality_as_interval
-from int_exp.domains.math.pool import (
+from int_exp.grading.answers import extract_boxed
+from int_exp.grading.deadline import DeadlineExceeded, call_with_deadline, can_use_alarm
+from int_exp.grading.forms import THOUSANDS_SEP, has_inequality, inequality_as_interval
+from int_exp.grading.pool import (
     WORKER_START_TIMEOUT,  # noqa: F401 - still importable from here
     WorkerPool,
     default_workers,
@@ -70,7 +70,7 @@ _get_pool = get_pool
 
 
 # --------------------------------------------------------------------------------------------
-# In-process comparison (main thread only, under a hard deadline: int_exp.domains.math.deadline)
+# In-process comparison (main thread only, under a hard deadline: int_exp.grading.deadline)
 # --------------------------------------------------------------------------------------------
 
 
@@ -170,7 +170,7 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
 
 
 def _worker_entry(fd: int) -> None:
-    """Entry point of a worker interpreter started by :mod:`int_exp.domains.math.pool`."""
+    """Entry point of a worker interpreter started by :mod:`int_exp.grading.pool`."""
     _worker_main(multiprocessing.connection.Connection(fd))
 
 

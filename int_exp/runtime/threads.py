@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from int_exp.pipeline.processes import HOST, process_alive
+from int_exp.runtime.processes import HOST, process_alive
 
 log = logging.getLogger("int_exp.threads")
 

@@ -1,9 +1,9 @@
-"""The worker processes :func:`int_exp.domains.math.grading.grade_many` sends large batches (and off-main-thread
+"""The worker processes :func:`int_exp.grading.grader.grade_many` sends large batches (and off-main-thread
 calls) to.
 
 Each worker is a fresh interpreter (as with the ``spawn`` start method: never a fork of a parent
 that may hold torch threads, and without re-running the parent's ``__main__``) running
-:func:`int_exp.domains.math.grading._worker_entry`, which enforces the per-pair time limit with an alarm on its
+:func:`int_exp.grading.grader._worker_entry`, which enforces the per-pair time limit with an alarm on its
 own main thread. The parent watches them and kills and replaces a worker that has not answered
 ``timeout + kill_grace`` seconds after it was handed a pair (stuck in C code, crashed). Each worker
 has its own pipe, so that one stuck worker can be killed alone.
@@ -28,17 +28,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from int_exp.pipeline import threads
+from int_exp.runtime import threads
 
 log = logging.getLogger(__name__)
 
 WORKER_START_TIMEOUT = 120.0
 """Seconds a new worker may take to start (spawn + imports) before the pool gives up on it."""
 
-# What a worker interpreter runs: the grading side of the pipe lives in int_exp.domains.math.grading.
+# What a worker interpreter runs: the grading side of the pipe lives in int_exp.grading.grader.
 _WORKER_BOOT = (
     "import json, sys; sys.path[:0] = json.loads(sys.argv[2]); "
-    "from int_exp.domains.math.grading import _worker_entry; _worker_entry(int(sys.argv[1]))"
+    "from int_exp.grading.grader import _worker_entry; _worker_entry(int(sys.argv[1]))"
 )
 
 
@@ -156,7 +156,7 @@ class WorkerPool:
             start_failures += self._reap(limit, finish)
             if start_failures >= 3:
                 raise RuntimeError(
-                    f"int_exp.domains.math.grading: {start_failures} grading workers failed to start "
+                    f"int_exp.grading.grader: {start_failures} grading workers failed to start "
                     "(see their stderr); cannot grade in worker processes"
                 )
         return results

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from int_exp.pipeline import threads
+from int_exp.runtime import threads
 
 
 def cuda_available() -> bool:
@@ -28,7 +28,7 @@ def resolve_device(device: str) -> str:
 
 def thread_count(wanted: int = 0) -> int:
     """``wanted`` torch threads, or for 0 this job's thread budget (``$INT_EXP_THREADS``, set by
-    the runner: int_exp/pipeline/threads.py), else every core; at most 8 (more only adds overhead
+    the runner: int_exp/runtime/threads.py), else every core; at most 8 (more only adds overhead
     at these model sizes)."""
     if int(wanted or 0) > 0:
         return int(wanted)

@@ -1,6 +1,6 @@
 """A hard wall-clock deadline for a call on the main thread: one one-shot ``setitimer`` alarm.
 
-Used by :mod:`int_exp.domains.math.grading` around each comparison (parse + parse + verify). math-verify's own
+Used by :mod:`int_exp.grading.grader` around each comparison (parse + parse + verify). math-verify's own
 timeouts use ``signal.alarm`` in whole seconds, one per parse and per comparison; this is a single
 alarm whose exception math-verify does not catch.
 """
