@@ -194,6 +194,7 @@ class ReflectConfig:
 @dataclass
 class SFTConfig(PublishedSource):
     enabled: bool = True
+    trainer: str = "sft"  # a registered trainer (int_exp/training): sft, or a plugin's
     data: str = "interventions"  # interventions | reference | reflection | published (sft.source)
     clone_prefix: bool = True
     clone_suffix: bool = False
@@ -219,6 +220,7 @@ class SFTConfig(PublishedSource):
 @dataclass
 class RLConfig(PublishedSource):
     enabled: bool = True
+    trainer: str = "grpo"  # a registered trainer (int_exp/training): grpo, or a plugin's
     hints: bool = False
     hint_fraction: float = 0.5  # share of the reference solution's steps given as a hint
     # all: every training problem | unsolved: those with no correct rollout (the paper's hard set)

@@ -44,10 +44,12 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     from int_exp.domains import domain_modules
+    from int_exp.training import trainer_modules
 
     mods = modules()
     graph = {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
     graph["int_exp.domains"] |= {m for m in domain_modules() if m in graph}  # loaded by importlib
+    graph["int_exp.training"] |= {m for m in trainer_modules() if m in graph}  # likewise
     return graph
 
 
@@ -76,6 +78,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_import_graph_has_no_cycle():
     graph = import_graph()
     assert len(graph) > 60 and "int_exp.domains.arith" in graph["int_exp.domains"]
+    assert "int_exp.training.grpo_trainer" in graph["int_exp.training"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
@@ -133,9 +136,10 @@ def test_the_examples_in_docstrings_hold():
     """The doctests of the shared helpers the redesign introduced (run here: pytest collects tests/ only)."""
     import doctest
 
+    from int_exp.domains import reward
     from int_exp.grading import answers
     from int_exp.models import batching
 
-    for module in (answers, batching):
+    for module in (answers, batching, reward):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -237,7 +237,7 @@ def test_label_guard_catches_changed_labels():
 
 
 def test_correctness_reward_grades_conversational_completions():
-    from int_exp.training import correctness_reward
+    from int_exp.domains.reward import correctness_reward
 
     completions = [
         [{"role": "assistant", "content": "2 + 2 = 4, so the answer is \\boxed{4}."}],

@@ -1,13 +1,18 @@
-"""Helpers shared by the sampling stages: prompts, sampling parameters, sample-and-grade."""
+"""Helpers shared by the stages: prompts, sampling parameters, sample-and-grade, and the trainer
+of a training section (chosen by ``<section>.trainer``, rewarded by the domains' graders)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from int_exp.backends.base import Chat, SamplingParams
+from int_exp.config import RLConfig, SFTConfig
 from int_exp.data import published
 
+SECTIONS = {"sft": SFTConfig, "rl": RLConfig}  # the training sections; their schemas hold the default trainer
 GENERATION_READS = ["backend.name", "model.dtype", "model.max_context", "sampling"]
 
 
@@ -110,28 +115,45 @@ def empty_funnel_message(upstream: dict) -> str:
     return "an upstream stage produced no rows"
 
 
-def train(kind: str, ctx, data: list[dict], model_path: str, section, prefix: str) -> tuple[dict, list[dict]]:
-    """Run SFT or GRPO in-process, or under ``accelerate launch`` when ``num_processes > 1``.
+def trainer_name(cfg: Any, section: str) -> str:
+    """The trainer ``<section>.trainer`` names; its default (the config schema's) when the key is
+    absent, as in a stage's restricted config, which holds it only when it is not the default."""
+    return OmegaConf.select(cfg, f"{section}.trainer", default=None) or getattr(SECTIONS[section], "trainer")
 
-    Returns the final metrics and the logged history; curves go to MLflow under ``prefix``.
+
+def trainer_reads(cfg: Any, section: str) -> list[str]:
+    """The keys of ``section`` its trainer reads, and ``<section>.trainer`` when it names another
+    trainer than the default (so the keys of jobs with the default trainer predate the choice)."""
+    from int_exp.training import get_trainer
+
+    name = trainer_name(cfg, section)
+    keys = [f"{section}.{key}" for key in get_trainer(name).reads]
+    return keys + ([f"{section}.trainer"] if name != getattr(SECTIONS[section], "trainer") else [])
+
+
+def train(ctx, data: list[dict], model_path: str, section: str) -> tuple[dict, list[dict]]:
+    """Run the trainer ``<section>.trainer`` names on ``data``, rewarded by each problem's domain
+    grader; in-process, or under ``accelerate launch`` when ``<section>.num_processes > 1``.
+
+    Returns the final metrics and the logged history; curves go to MLflow under ``<section>/``.
     """
-    from int_exp import training
+    from int_exp.domains.reward import correctness_reward
+    from int_exp.training import get_trainer
 
     history: list[dict] = []
+    settings = ctx.cfg[section]
 
     def log_fn(metrics: dict, step: int) -> None:
         history.append(metrics)
-        ctx.log_metrics({f"{prefix}/{k}": v for k, v in metrics.items()}, step)
+        ctx.log_metrics({f"{section}/{k}": v for k, v in metrics.items()}, step)
 
-    out_dir = ctx.out_dir / "model"
-    if section.num_processes > 1:
+    name, out_dir = trainer_name(ctx.cfg, section), ctx.out_dir / "model"
+    if settings.num_processes > 1:
         from int_exp.training.launch import launch
 
-        result = launch(kind, data, model_path, section, out_dir, ctx.out_dir)
+        result = launch(name, correctness_reward, data, model_path, settings, out_dir, ctx.out_dir)
         for entry in result["history"]:
             log_fn({k: v for k, v in entry.items() if k != "step"}, entry["step"])
         return result["final"], history
-    if kind == "sft":
-        return training.run_sft(data, model_path, section, out_dir, log_fn=log_fn), history
-    return training.run_grpo(data, model_path, section, out_dir, reward_fn=training.correctness_reward,
-                             log_fn=log_fn), history
+    final = get_trainer(name).train(data, model_path, settings, out_dir, reward_fn=correctness_reward, log_fn=log_fn)
+    return final, history

@@ -1,4 +1,5 @@
-"""Stage `rl`: GRPO with a binary correctness reward (TRL GRPOTrainer).
+"""Stage `rl`: reinforcement learning by the trainer ``rl.trainer`` names (default ``grpo``: TRL
+GRPOTrainer), with a binary correctness reward from each problem's domain grader.
 
 Starts from the SFT checkpoint when the variant trains one, else from the base model. Prompts are
 the training problems (``rl.problems=all``) or only those with no correct rollout
@@ -21,15 +22,11 @@ import pandas as pd
 from int_exp.data import published
 from int_exp.interventions.steps import join_steps, split_steps
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
-from int_exp.stages.common import hard_set_stage, train, user_prompt, warn_too_long
+from int_exp.stages.common import hard_set_stage, train, trainer_reads, user_prompt, warn_too_long
 
-READS = [
-    "rl.hints", "rl.hint_fraction", "rl.num_generations", "rl.learning_rate", "rl.max_steps", "rl.beta", "rl.loss_type",
-    "rl.temperature", "rl.max_completion_length", "rl.per_device_batch_size", "rl.gradient_accumulation_steps",
-    "rl.peft", "rl.lora_r", "rl.lora_alpha", "rl.bf16", "rl.use_vllm", "rl.vllm_mode", "rl.seed",
-    "rl.trainer_kwargs", "rl.num_processes", "rl.accelerate_config", "rl.problems", "data.prompt_template",
-    "model.max_context", "rl.fast_generation",
-]
+# What the stage reads; its trainer's keys (`rl.trainer`, int_exp/training) are added by reads().
+READS = ["rl.hints", "rl.hint_fraction", "rl.problems", "rl.max_completion_length", "rl.num_processes",
+         "rl.accelerate_config", "data.prompt_template", "model.max_context"]
 # rl.problems -> the stage that lists them (unsolved: the hard set, see hard_set_stage)
 PROBLEM_SETS = {"all": "problems", "unsolved": "rollouts"}
 HINT_PREFIX = "\n\nHint (the beginning of a solution):\n"
@@ -46,7 +43,7 @@ def hint(reference_solution: str, fraction: float) -> str:
 
 
 def reads(cfg) -> list[str]:
-    return READS + (published.reads("rl") if published.source(cfg, "rl") else [])
+    return READS + trainer_reads(cfg, "rl") + (published.reads("rl") if published.source(cfg, "rl") else [])
 
 
 def problem_stage(cfg) -> str:
@@ -114,7 +111,7 @@ def run(ctx: StageContext) -> StageOutput:
         where = (f"rl.source={entered} has no rows" if entered else
                  f"rl.problems={ctx.cfg.rl.problems} selects none of the `{ctx.inputs['problems'].stage}` stage's rows")
         raise EmptyStageError(f"rl has no training problems: {where} that fit the context ({too_long} too long)")
-    final, history = train("rl", ctx, data, ctx.inputs["policy"].model_path, ctx.cfg.rl, prefix="rl")
+    final, history = train(ctx, data, ctx.inputs["policy"].model_path, "rl")
     metrics = {f"rl/{k}": v for k, v in final.items() if isinstance(v, (int, float))}
     metrics["rl/problems"] = len(data)
     metrics["rl/prompts_too_long"] = too_long

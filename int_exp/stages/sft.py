@@ -1,4 +1,5 @@
-"""Stage `sft`: supervised fine-tuning of the base model (TRL SFTTrainer, completion-only loss).
+"""Stage `sft`: supervised fine-tuning of the base model by the trainer ``sft.trainer`` names (default
+``sft``: TRL SFTTrainer, completion-only loss).
 
 ``sft.data`` picks the examples: ``interventions`` (InT: prefix + intervention conditioned on the
 problem; ``sft.clone_prefix`` / ``sft.clone_suffix`` are the paper's ablations), ``reference``
@@ -15,22 +16,18 @@ import pandas as pd
 
 from int_exp.data import published
 from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOutput
-from int_exp.stages.common import empty_funnel_message, train, user_prompt
+from int_exp.stages.common import empty_funnel_message, train, trainer_reads, user_prompt
 
 SOURCES = {"interventions": "correctness_filter", "reference": "failures", "reflection": "reflect"}
-READS = [
-    "sft.data", "sft.clone_prefix", "sft.clone_suffix", "sft.peft", "sft.lora_r", "sft.lora_alpha",
-    "sft.lora_dropout", "sft.learning_rate", "sft.epochs", "sft.per_device_batch_size",
-    "sft.gradient_accumulation_steps", "sft.lr_scheduler", "sft.min_lr_rate", "sft.warmup_ratio",
-    "sft.max_length", "sft.bf16", "sft.seed", "sft.trainer_kwargs", "sft.num_processes", "sft.accelerate_config",
-    "data.prompt_template", "model.dtype",
-]
+# What the stage reads; its trainer's keys (`sft.trainer`, int_exp/training) are added by reads().
+READS = ["sft.data", "sft.clone_prefix", "sft.clone_suffix", "sft.num_processes", "sft.accelerate_config",
+         "data.prompt_template", "model.dtype"]
 DIAGNOSTIC_EXAMPLES = 256
 PUBLISHED = "published"  # sft.data that reads sft.source instead of an upstream stage
 
 
 def reads(cfg) -> list[str]:
-    return READS + (published.reads("sft") if cfg.sft.data == PUBLISHED else [])
+    return READS + trainer_reads(cfg, "sft") + (published.reads("sft") if cfg.sft.data == PUBLISHED else [])
 
 
 def inputs(cfg, plan) -> dict[str, str]:
@@ -84,7 +81,7 @@ def run(ctx: StageContext) -> StageOutput:
     diagnostics = sequence_diagnostics(examples, base, load_tokenizer(base), max_examples=DIAGNOSTIC_EXAMPLES)
     ctx.log.info("SFT data under the base model: %s", diagnostics)
 
-    final, _ = train("sft", ctx, examples, base, ctx.cfg.sft, prefix="sft")
+    final, _ = train(ctx, examples, base, "sft")
     metrics = {f"sft/{k}": v for k, v in {**final, **diagnostics}.items() if isinstance(v, (int, float))}
     metrics["sft/examples"] = len(examples)
     summary = {"lineage": {"sft.source": published.lineage(ctx.cfg.sft)}} if ctx.cfg.sft.data == PUBLISHED else {}

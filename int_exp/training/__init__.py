@@ -1,30 +1,84 @@
-"""Trainers: SFT (TRL SFTTrainer, completion-only loss) and GRPO (TRL GRPOTrainer), plus the
-paper's on-policy diagnostic (NLL and entropy of the SFT targets under the base model).
+"""Trainers, chosen by config: ``sft.trainer`` (default ``sft``: TRL SFTTrainer, completion-only
+loss) and ``rl.trainer`` (default ``grpo``: TRL GRPOTrainer), plus the paper's on-policy diagnostic
+(NLL and entropy of the SFT targets under the base model).
 
-The functions run in-process; the runner wraps them in ``accelerate launch`` for several GPUs
-(``sft.num_processes``, ``sft.accelerate_config``; :mod:`int_exp.training.launch`). Every typed
-knob of ``SFTConfig`` / ``RLConfig`` maps onto a TRL argument; ``trainer_kwargs`` are merged last
-and win. Metrics leave through ``log_fn(metrics, step)`` (the runner sends them to MLflow), never
-through ``report_to``.
+A trainer is a :class:`~int_exp.training.base.Trainer`: a name, the keys of its config section it
+reads, and ``train(data, model_path, cfg, out_dir, *, reward_fn, log_fn)``. Trainers are found,
+once, in three places, as domains are: the modules ``int_exp/training/*_trainer.py`` (each defines
+``TRAINER``), the ``int_exp.trainers`` entry-point group, and the modules named in
+``$INT_EXP_TRAINERS`` (comma separated). A new trainer is one module with a ``TRAINER`` plus a YAML
+that selects it (``tests/toy_trainer`` adds one without touching this package). The stages run a
+trainer in-process, or under ``accelerate launch`` when ``num_processes > 1``
+(:mod:`int_exp.training.launch`, which starts any trainer by name).
 
-Labels for SFT are built here, not by TRL: the dataset holds ``input_ids`` and ``labels`` (-100 on
-the prompt and context), which TRL 1.16 uses as they are (it appends EOS only to *untokenised*
-completions and reads ``completion_mask`` only when ``completion_only_loss=True``). A check after
-the trainer is built fails loudly if TRL ever changes them. LoRA adapters are merged into the base
-weights before saving, so every output folder is a plain model the generation backends can load.
-
-Modules: :mod:`~int_exp.training.common` (TRL arguments, log forwarding, LoRA, saving),
-:mod:`~int_exp.training.sft_trainer`, :mod:`~int_exp.training.grpo_trainer` (with the reward),
-:mod:`~int_exp.training.diagnostics`. Heavy imports (torch, transformers, trl, peft, datasets)
-happen inside the functions.
+The builtin trainers map every typed knob of ``SFTConfig`` / ``RLConfig`` onto a TRL argument;
+``trainer_kwargs`` are merged last and win. Metrics leave through ``log_fn(metrics, step)`` (the
+stage sends them to MLflow), never through ``report_to``. SFT labels are built here, not by TRL
+(-100 on the prompt and context; a check fails loudly if TRL changes them). LoRA adapters are
+merged before saving, so every output folder is a plain model the generation backends can load.
+Heavy imports (torch, transformers, trl, peft, datasets) happen inside the functions.
 """
 
 from __future__ import annotations
 
-from int_exp.training.common import LogFn
+import importlib
+import os
+import pkgutil
+from importlib.metadata import entry_points
+
+from int_exp.training.base import FunctionTrainer, LogFn, RewardFn, Trainer
 from int_exp.training.diagnostics import sequence_diagnostics
-from int_exp.training.grpo_trainer import correctness_reward, run_grpo
+from int_exp.training.grpo_trainer import run_grpo
 from int_exp.training.sft_trainer import _check_labels as _check_labels  # tests reach it here
 from int_exp.training.sft_trainer import run_sft
 
-__all__ = ["LogFn", "correctness_reward", "run_grpo", "run_sft", "sequence_diagnostics"]
+__all__ = ["FunctionTrainer", "LogFn", "RewardFn", "Trainer", "all_trainers", "get_trainer", "register_trainer",
+           "run_grpo", "run_sft", "sequence_diagnostics"]
+
+ENV_VAR = "INT_EXP_TRAINERS"
+ENTRY_POINT_GROUP = "int_exp.trainers"
+MODULE_SUFFIX = "_trainer"
+
+_REGISTRY: dict[str, Trainer] = {}
+_DISCOVERED = False
+
+
+def register_trainer(trainer: Trainer) -> Trainer:
+    """Add ``trainer`` (replacing one of the same name)."""
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"{trainer!r} does not implement int_exp.training.base.Trainer")
+    _REGISTRY[trainer.name] = trainer
+    return trainer
+
+
+def trainer_modules() -> list[str]:
+    """Where trainers come from: our ``*_trainer`` modules, then entry points, then ``$INT_EXP_TRAINERS``."""
+    ours = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name.endswith(MODULE_SUFFIX)]
+    plugins = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    extra = [name.strip() for name in os.environ.get(ENV_VAR, "").split(",") if name.strip()]
+    return ours + plugins + extra
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    for module_name in trainer_modules():
+        module = importlib.import_module(module_name)
+        if not hasattr(module, "TRAINER"):
+            raise ImportError(f"trainer module {module_name!r} defines no TRAINER")
+        register_trainer(module.TRAINER)
+
+
+def all_trainers() -> list[Trainer]:
+    _discover()
+    return list(_REGISTRY.values())
+
+
+def get_trainer(name: str) -> Trainer:
+    _discover()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown trainer {name!r}; registered: {sorted(_REGISTRY)} (a plugin module is named "
+                       f"in ${ENV_VAR} or the {ENTRY_POINT_GROUP!r} entry-point group)")
+    return _REGISTRY[name]

@@ -5,17 +5,15 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from int_exp.config import plain
 from int_exp.runtime.hardware import cuda_available
 from int_exp.runtime import threads
+from int_exp.training.base import LogFn
 
 log = logging.getLogger(__name__)
-
-LogFn = Callable[[dict, int], None]
 
 
 def _precision(cfg: Any) -> dict:

@@ -1,38 +1,17 @@
-"""GRPO with TRL's GRPOTrainer, and the binary correctness reward."""
+"""Trainer ``grpo`` (``rl.trainer: grpo``): TRL's GRPOTrainer with the reward its caller passes (the
+training stage passes the grader of each problem's domain: :mod:`int_exp.domains.reward`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from int_exp.runtime.hardware import cuda_available
-from int_exp.training.common import LogFn, final, lora_config, save, trainer_args, with_feedback
+from int_exp.training.base import FunctionTrainer, LogFn, RewardFn
+from int_exp.training.common import final, lora_config, save, trainer_args, with_feedback
 
 log = logging.getLogger(__name__)
-
-
-def _completion_text(completion: Any) -> str:
-    """Text of a completion: a string, or the assistant messages of a conversational completion."""
-    if isinstance(completion, str):
-        return completion
-    return "".join(m.get("content") or "" for m in completion if m.get("role", "assistant") == "assistant")
-
-
-def correctness_reward(completions: list, answer: list, source: list | None = None, **kwargs: Any) -> list[float]:
-    """Binary outcome reward: 1.0 when a completion's final answer matches the gold answer, else 0.0.
-
-    TRL reward-function contract: ``completions`` are conversational (``[{"role": "assistant",
-    "content": ...}]``) or plain strings; ``answer`` is the dataset column of gold answers (one per
-    completion, repeated across a group), ``source`` the problems' sources, which pick each
-    problem's domain grader (math's when absent); other columns arrive in ``kwargs``, ignored.
-    """
-    from int_exp.domains import DEFAULT_DOMAIN, grade_by_source
-
-    texts = [_completion_text(c) for c in completions]
-    sources = [str(s) for s in source] if source is not None else [DEFAULT_DOMAIN] * len(texts)
-    return [1.0 if ok else 0.0 for ok in grade_by_source(texts, [str(a) for a in answer], sources)]
 
 
 def _check_grpo_config(cfg: Any, prompts: list[dict]) -> None:
@@ -97,7 +76,7 @@ def run_grpo(
     cfg: Any,
     out_dir: Path,
     *,
-    reward_fn: Callable[..., list[float]],
+    reward_fn: RewardFn | None,
     log_fn: LogFn | None = None,
 ) -> dict:
     """GRPO from ``model_path`` on conversational prompts; the model is saved into ``out_dir``.
@@ -108,7 +87,8 @@ def run_grpo(
         model_path: the policy to start from.
         cfg: an ``RLConfig`` (or a DictConfig with its fields).
         out_dir: where the trained model and tokenizer are saved (a plain model: LoRA is merged).
-        reward_fn: ``(completions, **columns) -> list[float]``, e.g. :func:`correctness_reward`.
+        reward_fn: ``(completions, **columns) -> list[float]``, e.g.
+            :func:`int_exp.domains.reward.correctness_reward`; required.
         log_fn: called with ``(metrics, step)``: reward, reward_std, frac_reward_zero_std,
             completions/mean_length, loss, ...
 
@@ -120,6 +100,8 @@ def run_grpo(
 
     from int_exp.models import load_tokenizer
 
+    if reward_fn is None:
+        raise ValueError("run_grpo needs a reward_fn")
     _check_grpo_config(cfg, prompts)
     args = GRPOConfig(**trainer_args(cfg, out_dir, **_grpo_arguments(cfg)))
     tokenizer = load_tokenizer(model_path)  # left padding, pad token set: what generation needs
@@ -146,3 +128,13 @@ def run_grpo(
         "loss_type": args.loss_type,  # what TRL ran (trainer_kwargs may override rl.loss_type)
         "log_history": list(trainer.state.log_history),
     }
+
+
+# The keys of the `rl` section this trainer reads (the stage adds them to its cache key). A new
+# GRPO setting: a typed field of RLConfig, its value in conf/rl/default.yaml, its name here and
+# its TRL argument in _grpo_arguments.
+READS = ("num_generations", "learning_rate", "max_steps", "beta", "loss_type", "temperature",
+         "max_completion_length", "per_device_batch_size", "gradient_accumulation_steps", "peft", "lora_r",
+         "lora_alpha", "bf16", "use_vllm", "vllm_mode", "seed", "trainer_kwargs", "fast_generation")
+
+TRAINER = FunctionTrainer(name="grpo", reads=READS, fn=run_grpo)

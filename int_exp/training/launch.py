@@ -6,17 +6,22 @@ output folder and starts::
     accelerate launch --num_processes N [--config_file conf/accelerate/<x>.yaml] \\
         -m int_exp.training.launch <spec.json>
 
-Every process runs the same trainer function (accelerate shards the work); the main process
+The spec names the trainer (``sft.trainer``) and the reward function by import path, so this
+module starts any registered trainer without knowing which (a plugin trainer named in
+``$INT_EXP_TRAINERS`` is found in the child processes too: they inherit the environment).
+Every process runs the same trainer (accelerate shards the work); the main process
 writes the final metrics and the log history next to the spec, and the stage logs them to
 MLflow once the launch returns. Metrics therefore arrive after training, not live.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +30,12 @@ from omegaconf import OmegaConf
 RESULT_FILE = "launch_result.json"
 
 
-def launch(kind: str, data: list[dict], model_path: str, cfg: Any, out_dir: Path, work_dir: Path) -> dict:
-    """Run ``training.run_sft``/``run_grpo`` under ``accelerate launch``; return its final metrics."""
-    spec = {"kind": kind, "data": data, "model_path": model_path, "out_dir": str(out_dir),
+def launch(trainer: str, reward_fn: Callable[..., list[float]] | None, data: list[dict], model_path: str, cfg: Any,
+           out_dir: Path, work_dir: Path) -> dict:
+    """Run the trainer named ``trainer`` under ``accelerate launch``; return its final metrics and
+    log history. ``reward_fn`` must be a module-level function (it travels by import path)."""
+    reward = f"{reward_fn.__module__}:{reward_fn.__qualname__}" if reward_fn is not None else None
+    spec = {"trainer": trainer, "reward": reward, "data": data, "model_path": model_path, "out_dir": str(out_dir),
             "cfg": OmegaConf.to_container(cfg, resolve=True), "result": str(work_dir / RESULT_FILE)}
     spec_path = work_dir / "launch_spec.json"
     spec_path.write_text(json.dumps(spec))
@@ -48,8 +56,16 @@ def _pythonpath() -> str:
     return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
 
 
+def _function(path: str | None) -> Callable[..., list[float]] | None:
+    """The function ``module:name`` names (None for None)."""
+    if path is None:
+        return None
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def main(spec_path: str) -> None:
-    from int_exp import training
+    from int_exp.training import get_trainer
 
     spec = json.loads(Path(spec_path).read_text())
     cfg = OmegaConf.create(spec["cfg"])
@@ -58,11 +74,8 @@ def main(spec_path: str) -> None:
     def log_fn(metrics: dict, step: int) -> None:
         history.append({"step": step, **metrics})
 
-    if spec["kind"] == "sft":
-        final = training.run_sft(spec["data"], spec["model_path"], cfg, Path(spec["out_dir"]), log_fn=log_fn)
-    else:
-        final = training.run_grpo(spec["data"], spec["model_path"], cfg, Path(spec["out_dir"]),
-                                  reward_fn=training.correctness_reward, log_fn=log_fn)
+    final = get_trainer(spec["trainer"]).train(spec["data"], spec["model_path"], cfg, Path(spec["out_dir"]),
+                                               reward_fn=_function(spec["reward"]), log_fn=log_fn)
     if int(os.environ.get("RANK", "0")) == 0:
         final = {k: v for k, v in final.items() if isinstance(v, (int, float, str))}
         Path(spec["result"]).write_text(json.dumps({"final": final, "history": history}))

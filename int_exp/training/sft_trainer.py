@@ -1,4 +1,5 @@
-"""SFT with TRL's SFTTrainer on labels built here (-100 on the prompt and context)."""
+"""Trainer ``sft`` (``sft.trainer: sft``): TRL's SFTTrainer on labels built here (-100 on the prompt
+and context)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.sft import labels_of, tokenize_examples
-from int_exp.training.common import LogFn, final, lora_config, save, trainer_args, with_feedback
+from int_exp.training.base import FunctionTrainer, LogFn, RewardFn
+from int_exp.training.common import final, lora_config, save, trainer_args, with_feedback
 
 
 def _check_labels(dataset: Any, expected: list[list[int]]) -> None:
@@ -109,3 +111,17 @@ def run_sft(
     output = with_feedback(trainer, "sft", log_fn).train()
     save(trainer, model_path, Path(out_dir), tokenizer, lora=cfg.peft == "lora")
     return _sft_metrics(output, tokenized, dropped, trainer)
+
+
+# The keys of the `sft` section this trainer reads (the stage adds them to its cache key).
+READS = ("peft", "lora_r", "lora_alpha", "lora_dropout", "learning_rate", "epochs", "per_device_batch_size",
+         "gradient_accumulation_steps", "lr_scheduler", "min_lr_rate", "warmup_ratio", "max_length", "bf16",
+         "seed", "trainer_kwargs")
+
+
+def _train(examples: list[dict], model_path: str, cfg: Any, out_dir: Path, *, reward_fn: RewardFn | None = None,
+           log_fn: LogFn | None = None) -> dict:
+    return run_sft(examples, model_path, cfg, out_dir, log_fn=log_fn)  # no reward: the targets are given
+
+
+TRAINER = FunctionTrainer(name="sft", reads=READS, fn=_train)
