@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from int_exp.backends import BACKEND_NAMES, derive_seed, make_backend
+from int_exp.backends import backend_names, derive_seed, make_backend
 from int_exp.backends.base import SamplingParams
 from int_exp.config import BackendConfig
 
@@ -46,7 +46,7 @@ def test_import_is_light():
 def test_unknown_backend_name_lists_valid_names(tiny_model_dir):
     with pytest.raises(ValueError) as err:
         make_backend(BackendConfig(name="tgi"), str(tiny_model_dir))
-    for name in BACKEND_NAMES:
+    for name in backend_names():
         assert name in str(err.value)
     assert "tgi" in str(err.value)
 

@@ -43,6 +43,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
+    from int_exp.backends.engines import registered
     from int_exp.domains import domain_modules
     from int_exp.training import trainer_modules
 
@@ -50,6 +51,8 @@ def import_graph() -> dict[str, set[str]]:
     graph = {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
     graph["int_exp.domains"] |= {m for m in domain_modules() if m in graph}  # loaded by importlib
     graph["int_exp.training"] |= {m for m in trainer_modules() if m in graph}  # likewise
+    builders = {path.partition(":")[0] for path in registered().values()}
+    graph["int_exp.backends.engines"] |= {m for m in builders if m in graph}  # likewise
     return graph
 
 
@@ -79,6 +82,7 @@ def test_the_import_graph_has_no_cycle():
     graph = import_graph()
     assert len(graph) > 60 and "int_exp.domains.arith" in graph["int_exp.domains"]
     assert "int_exp.training.grpo_trainer" in graph["int_exp.training"]
+    assert "int_exp.backends.vllm" in graph["int_exp.backends.engines"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 

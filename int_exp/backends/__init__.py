@@ -1,5 +1,7 @@
 """Generation backends: Hugging Face ``generate``, the vLLM engine, and OpenAI-compatible servers.
 
+Backends are chosen by name through a registry (:mod:`.engines`; plugins by entry point or
+``$INT_EXP_BACKENDS``), with every option's default in ``BackendConfig``.
 ``make_backend(cfg.backend, model_path, dtype=..., max_context=...)`` returns an object with
 ``generate(chats, params, desc) -> list[list[str]]`` and ``close()`` (see :mod:`.base`).
 
@@ -28,12 +30,12 @@ from int_exp.backends.base import (
     continues_final_message,
     derive_seed,
 )
-from int_exp.backends.engines import BACKEND_NAMES
+from int_exp.backends.engines import backend_names
 
 __all__ = [
-    "BACKEND_NAMES",
     "Chat",
     "GenerationBackend",
+    "backend_names",
     "SamplingParams",
     "continues_final_message",
     "derive_seed",
@@ -53,22 +55,20 @@ def make_backend(
     ``dtype`` is the model's weight dtype; ``max_context`` the context length (prompt + new
     tokens) generation must stay within (defaults to the model's own limit).
     """
-    from int_exp.backends.engines import build_in_process
+    from int_exp.backends.engines import build_in_process, builder, options
     from int_exp.config import plain_dict
 
-    opts = plain_dict(cfg)
-    name = opts.get("name", "hf")
-    if name not in BACKEND_NAMES:
-        raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(BACKEND_NAMES)}")
+    opts = options(plain_dict(cfg))
+    build = builder(opts["name"])  # an unknown name fails here, listing the known ones
     model_path = str(model_path)
 
-    if name in ("hf", "vllm"):
-        dp = int(opts.get("data_parallel_size") or 1)
+    if not getattr(build, "remote", False):  # an engine in this process, or in children
+        dp = int(opts["data_parallel_size"])
         if dp > 1:
             from int_exp.backends.isolated import DataParallelBackend
 
             return DataParallelBackend(opts, model_path, dtype=dtype, max_context=max_context)
-        if opts.get("isolate"):
+        if opts["isolate"]:
             from int_exp.backends.isolated import IsolatedBackend
 
             return IsolatedBackend(opts, model_path, dtype=dtype, max_context=max_context)

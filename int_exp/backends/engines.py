@@ -1,61 +1,64 @@
-"""Build a named backend in this process (``make_backend`` and the isolated child call this)."""
+"""The backend registry: ``backend.name`` -> the function that builds that backend.
+
+A backend is a module with ``build(opts, model_path, *, dtype, max_context)`` returning a
+:class:`~int_exp.backends.base.GenerationBackend`. The registry holds import paths, so listing the
+names imports no engine: the builtins below, the ``int_exp.backends`` entry-point group
+(``name = "module:build"``), and ``$INT_EXP_BACKENDS`` (``name=module:build``, comma separated).
+A new backend is one module plus a ``conf/backend/<name>.yaml``. Every option has its default in
+:class:`int_exp.config.BackendConfig` and nowhere else: :func:`options` fills them in, and the
+builtin constructors' keyword defaults are read from it.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
 from typing import Any
 
 from int_exp.backends.base import GenerationBackend
 
-BACKEND_NAMES = ("hf", "vllm", "openai")
+BUILTIN = {"hf": "int_exp.backends.hf:build", "vllm": "int_exp.backends.vllm:build",
+           "openai": "int_exp.backends.openai:build"}
+ENTRY_POINT_GROUP = "int_exp.backends"
+ENV_VAR = "INT_EXP_BACKENDS"
+
+
+def registered() -> dict[str, str]:
+    """Every backend name and the import path of its builder (later sources win)."""
+    found = dict(BUILTIN)
+    found.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    for item in os.environ.get(ENV_VAR, "").split(","):
+        if item.strip():
+            name, _, path = item.partition("=")
+            found[name.strip()] = path.strip()
+    return found
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(registered())
+
+
+def builder(name: str) -> Callable[..., GenerationBackend]:
+    """The builder of backend ``name``; an unknown name is a ValueError listing the known ones."""
+    paths = registered()
+    if name not in paths:
+        raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(paths)}")
+    module, _, attr = paths[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def options(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """``opts`` (a ``backend`` section as a dict, maybe partial) over BackendConfig's defaults."""
+    from int_exp.config import BackendConfig, plain_dict
+
+    return {**plain_dict(BackendConfig()), **dict(opts)}
 
 
 def build_in_process(
-    opts: dict[str, Any], model_path: str, *, dtype: str = "float32", max_context: int | None = None
+    opts: Mapping[str, Any], model_path: str, *, dtype: str = "float32", max_context: int | None = None
 ) -> GenerationBackend:
-    """Build the named backend in this process (what the isolated child runs)."""
-    name = opts.get("name", "hf")
-    if name == "hf":
-        from int_exp.backends.hf import HFBackend
-
-        return HFBackend(
-            model_path,
-            dtype=dtype,
-            device=opts.get("device", "auto"),
-            batch_size=int(opts.get("batch_size") or 16),
-            batch_tokens=opts.get("batch_tokens"),
-            max_context=max_context,
-        )
-    if name == "vllm":
-        from int_exp.backends.vllm import VLLMBackend
-
-        return VLLMBackend(
-            model_path,
-            dtype=dtype,
-            max_context=max_context,
-            tensor_parallel_size=int(opts.get("tensor_parallel_size") or 1),
-            enable_prefix_caching=bool(opts.get("enable_prefix_caching", True)),
-            gpu_memory_utilization=float(opts.get("gpu_memory_utilization") or 0.85),
-            max_model_len=opts.get("max_model_len"),
-            engine_kwargs=dict(opts.get("engine_kwargs") or {}),
-        )
-    if name == "openai":
-        from int_exp.backends.openai import OpenAIBackend
-
-        if int(opts.get("data_parallel_size") or 1) > 1 or opts.get("isolate"):
-            import warnings
-
-            warnings.warn(
-                "backend=openai ignores isolate and data_parallel_size: list several servers in "
-                "backend.base_urls instead",
-                stacklevel=3,
-            )
-        return OpenAIBackend(
-            model_path,
-            base_urls=list(opts.get("base_urls") or []),
-            served_model_name=opts.get("served_model_name"),
-            api_key_env=opts.get("api_key_env"),
-            max_concurrency=int(opts.get("max_concurrency") or 32),
-            timeout_s=float(opts.get("timeout_s") or 600.0),
-            max_retries=int(opts.get("max_retries") if opts.get("max_retries") is not None else 5),
-        )
-    raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(BACKEND_NAMES)}")
+    """Build the named backend in this process (``make_backend`` and the isolated child call this)."""
+    opts = options(opts)
+    return builder(opts["name"])(opts, model_path, dtype=dtype, max_context=max_context)

@@ -14,6 +14,7 @@ from typing import Any
 
 from int_exp.backends.base import Chat, SamplingBackend, SamplingParams, continues_final_message, derive_seed
 from int_exp.backends.cpu_attention import use_grouped_decoding
+from int_exp.config import BackendConfig
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,9 @@ class HFBackend(SamplingBackend):
         model_path: str,
         *,
         dtype: str = "float32",
-        device: str = "auto",
-        batch_size: int = 16,
-        batch_tokens: int | None = None,
+        device: str = BackendConfig.device,
+        batch_size: int = BackendConfig.batch_size,
+        batch_tokens: int | None = BackendConfig.batch_tokens,
         max_context: int | None = None,
     ) -> None:
         import torch
@@ -224,3 +225,9 @@ class HFBackend(SamplingBackend):
         torch = self._torch
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def build(opts: dict[str, Any], model_path: str, *, dtype: str, max_context: int | None) -> HFBackend:
+    """Backend ``hf`` from the ``backend`` options (complete: :func:`int_exp.backends.engines.options`)."""
+    return HFBackend(model_path, dtype=dtype, device=opts["device"], batch_size=int(opts["batch_size"]),
+                     batch_tokens=opts["batch_tokens"], max_context=max_context)

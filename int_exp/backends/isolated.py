@@ -108,12 +108,13 @@ class IsolatedBackend:
         start: bool = True,
         close_timeout_s: float = 120.0,
     ) -> None:
-        from int_exp.config import plain_dict as backend_options
+        from int_exp.backends.engines import options
+        from int_exp.config import plain_dict
 
-        opts = backend_options(cfg)
+        opts = options(plain_dict(cfg))
         opts["isolate"] = False
         opts["data_parallel_size"] = 1
-        self.name = f"{opts.get('name', 'hf')} (isolated)"
+        self.name = f"{opts['name']} (isolated)"
         self.close_timeout_s = close_timeout_s
         ctx = mp.get_context("spawn")
         self._conn, child_conn = ctx.Pipe()
@@ -121,7 +122,7 @@ class IsolatedBackend:
         self._proc = ctx.Process(
             target=_child_main,
             args=(child_conn, opts, str(model_path), dtype, max_context),
-            name=f"int-exp-backend-{opts.get('name', 'hf')}",
+            name=f"int-exp-backend-{opts['name']}",
             daemon=False,
         )
         # The child inherits os.environ as it is at start(): set the extra variables (e.g.
@@ -219,11 +220,12 @@ class DataParallelBackend:
     def __init__(
         self, cfg: Any, model_path: str, *, dtype: str = "float32", max_context: int | None = None
     ) -> None:
-        from int_exp.config import plain_dict as backend_options
+        from int_exp.backends.engines import options
+        from int_exp.config import plain_dict
 
-        opts = backend_options(cfg)
-        self.size = int(opts.get("data_parallel_size") or 1)
-        per_replica = int(opts.get("tensor_parallel_size") or 1) if opts.get("name") == "vllm" else 1
+        opts = options(plain_dict(cfg))
+        self.size = int(opts["data_parallel_size"])
+        per_replica = int(opts["tensor_parallel_size"]) if opts["name"] == "vllm" else 1
         gpus = _visible_gpus()
         envs: list[dict[str, str]] = []
         if gpus:

@@ -27,6 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
 from int_exp.backends.base import Chat, SamplingBackend, SamplingParams, continues_final_message, derive_seed
+from int_exp.config import BackendConfig
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -51,11 +52,11 @@ class OpenAIBackend(SamplingBackend):
         model_path: str,
         *,
         base_urls: Sequence[str],
-        served_model_name: str | None = None,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        max_concurrency: int = 32,
-        timeout_s: float = 600.0,
-        max_retries: int = 5,
+        served_model_name: str | None = BackendConfig.served_model_name,
+        api_key_env: str | None = BackendConfig.api_key_env,
+        max_concurrency: int = BackendConfig.max_concurrency,
+        timeout_s: float = BackendConfig.timeout_s,
+        max_retries: int = BackendConfig.max_retries,
         backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
     ) -> None:
@@ -224,3 +225,19 @@ class OpenAIBackend(SamplingBackend):
 
     def close(self) -> None:
         """Nothing to free: the servers belong to whoever started them."""
+
+
+def build(opts: dict[str, Any], model_path: str, *, dtype: str, max_context: int | None) -> OpenAIBackend:
+    """Backend ``openai`` from the ``backend`` options (complete: :func:`int_exp.backends.engines.options`).
+    The engines run in the servers: ``isolate`` and ``data_parallel_size`` do not apply."""
+    if int(opts["data_parallel_size"]) > 1 or opts["isolate"]:
+        import warnings
+
+        warnings.warn("backend=openai ignores isolate and data_parallel_size: list several servers in "
+                      "backend.base_urls instead", stacklevel=3)
+    return OpenAIBackend(model_path, base_urls=list(opts["base_urls"] or []), served_model_name=opts["served_model_name"],
+                         api_key_env=opts["api_key_env"], max_concurrency=int(opts["max_concurrency"]),
+                         timeout_s=float(opts["timeout_s"]), max_retries=int(opts["max_retries"]))
+
+
+build.remote = True  # a client of servers: make_backend starts no child process for it

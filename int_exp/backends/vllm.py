@@ -28,6 +28,7 @@ from typing import Any
 
 from int_exp.backends.base import Chat, SamplingBackend, SamplingParams, derive_seed
 from int_exp.backends.hf import HFBackend, encode_with_budgets
+from int_exp.config import BackendConfig
 from int_exp.runtime.hardware import cuda_available
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,10 @@ class VLLMBackend(SamplingBackend):
         *,
         dtype: str = "float32",
         max_context: int | None = None,
-        tensor_parallel_size: int = 1,
-        enable_prefix_caching: bool = True,
-        gpu_memory_utilization: float = 0.85,
-        max_model_len: int | None = None,
+        tensor_parallel_size: int = BackendConfig.tensor_parallel_size,
+        enable_prefix_caching: bool = BackendConfig.enable_prefix_caching,
+        gpu_memory_utilization: float = BackendConfig.gpu_memory_utilization,
+        max_model_len: int | None = BackendConfig.max_model_len,
         engine_kwargs: dict[str, Any] | None = None,
     ) -> None:
         on_gpu = cuda_available()
@@ -133,3 +134,12 @@ class VLLMBackend(SamplingBackend):
             import torch
 
             torch.cuda.empty_cache()
+
+
+def build(opts: dict[str, Any], model_path: str, *, dtype: str, max_context: int | None) -> VLLMBackend:
+    """Backend ``vllm`` from the ``backend`` options (complete: :func:`int_exp.backends.engines.options`)."""
+    return VLLMBackend(model_path, dtype=dtype, max_context=max_context,
+                       tensor_parallel_size=int(opts["tensor_parallel_size"]),
+                       enable_prefix_caching=bool(opts["enable_prefix_caching"]),
+                       gpu_memory_utilization=float(opts["gpu_memory_utilization"]),
+                       max_model_len=opts["max_model_len"], engine_kwargs=dict(opts["engine_kwargs"] or {}))

@@ -37,7 +37,7 @@ def train(examples: list[dict], model_path: str, cfg: Any, out_dir: Path, *, rew
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
-            losses.append(float(loss))
+            losses.append(loss.item())
             if log_fn is not None:
                 log_fn({"loss": losses[-1]}, len(losses))
     model.save_pretrained(str(out_dir))
