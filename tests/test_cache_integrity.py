@@ -14,9 +14,9 @@ from omegaconf import OmegaConf
 
 from int_exp.pipeline.cache import Cache, cache_key
 from int_exp.pipeline.plan import plan_keys
-from int_exp.runtime.processes import HOST
 from int_exp.pipeline.runner import Runner
 from int_exp.pipeline.stage import Stage, StageOutput
+from int_exp.runtime.processes import HOST
 from int_exp.tracking import NullTracker
 
 

@@ -7,8 +7,8 @@ import pytest
 from int_exp.backends.base import continues_final_message
 from int_exp.domains.arith.generator import parse_problem
 from int_exp.pipeline.runner import Runner
-from int_exp.stages import STAGES
 from int_exp.pipeline.stage import StageContext
+from int_exp.stages import STAGES
 from int_exp.tracking import NullTracker
 from tests.test_e2e import smoke
 

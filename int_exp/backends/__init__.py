@@ -35,8 +35,8 @@ from int_exp.backends.engines import backend_names
 __all__ = [
     "Chat",
     "GenerationBackend",
-    "backend_names",
     "SamplingParams",
+    "backend_names",
     "continues_final_message",
     "derive_seed",
     "make_backend",

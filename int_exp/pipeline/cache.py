@@ -31,10 +31,10 @@ from typing import Any
 from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
-from int_exp.runtime import threads
 from int_exp.pipeline.fingerprint import DigestMemo, file_digest
-from int_exp.runtime.processes import HOST, process_alive
 from int_exp.pipeline.stage import MANIFEST, StageOutput
+from int_exp.runtime import threads
+from int_exp.runtime.processes import HOST, process_alive
 
 log = logging.getLogger("int_exp.cache")
 

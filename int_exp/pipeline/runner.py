@@ -15,12 +15,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from int_exp.runtime import threads
 from int_exp.pipeline.cache import Cache, write_outputs
 from int_exp.pipeline.fingerprint import Fingerprints
 from int_exp.pipeline.plan import canonical_targets, execution_order, make_plan, stage_key
 from int_exp.pipeline.shards import merge_shards
 from int_exp.pipeline.stage import Stage, StageContext, StageResult
+from int_exp.runtime import threads
 
 log = logging.getLogger("int_exp.runner")
 

@@ -118,7 +118,7 @@ def empty_funnel_message(upstream: dict) -> str:
 def trainer_name(cfg: Any, section: str) -> str:
     """The trainer ``<section>.trainer`` names; its default (the config schema's) when the key is
     absent, as in a stage's restricted config, which holds it only when it is not the default."""
-    return OmegaConf.select(cfg, f"{section}.trainer", default=None) or getattr(SECTIONS[section], "trainer")
+    return OmegaConf.select(cfg, f"{section}.trainer", default=None) or SECTIONS[section].trainer
 
 
 def trainer_reads(cfg: Any, section: str) -> list[str]:
@@ -128,7 +128,7 @@ def trainer_reads(cfg: Any, section: str) -> list[str]:
 
     name = trainer_name(cfg, section)
     keys = [f"{section}.{key}" for key in get_trainer(name).reads]
-    return keys + ([f"{section}.trainer"] if name != getattr(SECTIONS[section], "trainer") else [])
+    return keys + ([f"{section}.trainer"] if name != SECTIONS[section].trainer else [])
 
 
 def train(ctx, data: list[dict], model_path: str, section: str) -> tuple[dict, list[dict]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from int_exp.config import plain
-from int_exp.runtime.hardware import cuda_available
 from int_exp.runtime import threads
+from int_exp.runtime.hardware import cuda_available
 from int_exp.training.base import LogFn
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from int_exp.grading.answers import extract_boxed
 from int_exp.domains.base import SimpleDomain
+from int_exp.grading.answers import extract_boxed
 
 
 @dataclass

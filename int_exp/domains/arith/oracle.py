@@ -51,8 +51,8 @@ from fractions import Fraction
 from typing import Any
 
 from int_exp.config import setting
-from int_exp.grading.answers import boxed_spans
 from int_exp.domains.arith.problem import ArithProblem, format_value, parse_problem
+from int_exp.grading.answers import boxed_spans
 from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, split_steps
 
 __all__ = ["Diagnosis", "check_solution", "diagnose", "oracle_intervention"]

@@ -59,9 +59,9 @@ from int_exp.domains.arith.generator import with_steps
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
 from int_exp.domains.arith.verification import encode_chat
 from int_exp.models.batching import length_batches
-from int_exp.runtime.hardware import resolve_device, thread_count, torch_threads
 from int_exp.models.precision import choose_bf16
 from int_exp.runtime import threads
+from int_exp.runtime.hardware import resolve_device, thread_count, torch_threads
 
 log = logging.getLogger(__name__)
 
