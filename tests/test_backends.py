@@ -221,6 +221,27 @@ def test_isolated_child_errors_are_reported(tmp_path):
     assert "child traceback" in str(err.value)
 
 
+def wide_build(opts, model_path, *, dtype, max_context):
+    """A plugin backend whose engine spans three GPUs (it declares so below); never built here."""
+    raise AssertionError("the GPU count fails first")
+
+
+wide_build.gpus_per_replica = lambda opts: 3
+
+
+@pytest.mark.parametrize("name, per_replica", [("hf", 1), ("vllm", 2), ("wide", 3)])
+def test_data_parallel_gives_each_replica_the_gpus_its_backend_declares(monkeypatch, name, per_replica):
+    from int_exp.backends.engines import gpus_per_replica, options
+    from int_exp.backends.isolated import DataParallelBackend
+
+    monkeypatch.setenv("INT_EXP_BACKENDS", "wide=tests.test_backends:wide_build")
+    opts = {"name": name, "tensor_parallel_size": 2, "data_parallel_size": 2}
+    assert gpus_per_replica(options(opts)) == per_replica  # vllm: its tensor_parallel_size
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(ValueError, match=rf"2 x {per_replica} GPU\(s\) per replica needs {2 * per_replica} GPUs"):
+        DataParallelBackend(opts, "unused")  # fails before any replica starts
+
+
 def test_data_parallel_replicas_split_the_prompts(hf, tiny_model_dir, device):
     from int_exp.backends.isolated import DataParallelBackend, _visible_gpus
 

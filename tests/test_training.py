@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from int_exp.config import RLConfig, SFTConfig
 from int_exp.sft import build_example, reference_example
+from int_exp.training.grpo_trainer import GRPOSettings
+from int_exp.training.sft_trainer import SFTSettings
 
 ATTEMPT = "First, 3 + 4 = 7.\n\nThen 7 * 2 = 15.\n\nSo the result is 15."
 
@@ -78,7 +79,7 @@ def test_sft_trains_on_exactly_the_targets(tiny_model_dir, tmp_path, recorded_ba
     from int_exp.training import run_sft
 
     examples = [build_example(r, True, clone_suffix) for r in rows()]
-    cfg = SFTConfig(
+    cfg = SFTSettings(
         learning_rate=1e-3, epochs=1, per_device_batch_size=2, max_length=512, peft=peft, lora_r=4,
         trainer_kwargs=on(device),
     )
@@ -111,7 +112,7 @@ def test_sft_trains_on_exactly_the_targets(tiny_model_dir, tmp_path, recorded_ba
 def test_sft_drops_examples_whose_prompt_fills_max_length(tiny_model_dir, tmp_path):
     from int_exp.training import run_sft
 
-    cfg = SFTConfig(max_length=8, epochs=1)
+    cfg = SFTSettings(max_length=8, epochs=1)
     with pytest.raises(ValueError, match="no SFT example fits"):
         run_sft(
             [reference_example({"problem": "p", "reference_solution": "s"})],
@@ -139,7 +140,7 @@ def test_grpo_logs_rewards_and_updates_the_policy(tiny_model_dir, tmp_path, devi
         {"prompt": [{"role": "user", "content": f"What is {i} + 1?"}], "answer": str(i + 1), "source": "test"}
         for i in range(4)
     ]
-    cfg = RLConfig(
+    cfg = GRPOSettings(
         num_generations=4,
         per_device_batch_size=8,
         max_steps=2,
@@ -183,7 +184,7 @@ def test_grpo_logs_rewards_and_updates_the_policy(tiny_model_dir, tmp_path, devi
 def test_grpo_batch_must_hold_whole_groups(tiny_model_dir, tmp_path):
     from int_exp.training import run_grpo
 
-    cfg = RLConfig(num_generations=4, per_device_batch_size=6)
+    cfg = GRPOSettings(num_generations=4, per_device_batch_size=6)
     with pytest.raises(ValueError, match="multiple of rl.num_generations"):
         run_grpo(
             [{"prompt": [], "answer": "1"}], str(tiny_model_dir), cfg, tmp_path, reward_fn=lambda c, **k: []
@@ -277,17 +278,16 @@ def test_fast_grpo_generation_samples_what_trls_generate_does(tiny_model_dir, tm
 
     from int_exp.backends.hf import encode_chats
     from int_exp.models import load_tokenizer
-    from int_exp.training.common import trainer_args
     from int_exp.training.grpo_generation import groups, trainer_class
     from int_exp.training.grpo_trainer import _grpo_arguments
 
-    cfg = RLConfig(num_generations=2, per_device_batch_size=4, max_steps=1, max_completion_length=24, temperature=0.7,
-                   trainer_kwargs=on(device))
+    cfg = GRPOSettings(num_generations=2, per_device_batch_size=4, max_steps=1, max_completion_length=24,
+                       temperature=0.7, trainer_kwargs=on(device))
     tokenizer = load_tokenizer(tiny_model_dir)
     chats = [[{"role": "user", "content": "What is 2 + 3?"}], [{"role": "user", "content": "Name a prime number."}]]
     trainer = trainer_class()(
         model=str(tiny_model_dir), reward_funcs=lambda completions, **kw: [0.0] * len(completions),
-        args=GRPOConfig(**trainer_args(cfg, tmp_path, **_grpo_arguments(cfg), top_k=1)),
+        args=GRPOConfig(**_grpo_arguments(cfg, tmp_path), top_k=1),
         train_dataset=Dataset.from_list([{"prompt": c} for c in chats]), processing_class=tokenizer,
     )
     prompt_ids = [ids for ids in encode_chats(tokenizer, chats) for _ in range(2)]
@@ -332,7 +332,7 @@ def test_grpo_ends_completions_at_every_eos_id_the_model_declares(tiny_model_dir
         seen.extend(list(ids) for ids in completion_ids)
         return [float(len(ids)) for ids in completion_ids]
 
-    cfg = RLConfig(num_generations=4, per_device_batch_size=8, max_steps=1, max_completion_length=16,
+    cfg = GRPOSettings(num_generations=4, per_device_batch_size=8, max_steps=1, max_completion_length=16,
                    temperature=1.0, fast_generation=fast, trainer_kwargs={**on(device), "top_k": 2})
     logged: list[dict] = []
     run_grpo(prompts, str(policy), cfg, tmp_path / "out", reward_fn=by_length, log_fn=lambda m, s: logged.append(m))

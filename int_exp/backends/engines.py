@@ -4,7 +4,10 @@ A backend is a module with ``build(opts, model_path, *, dtype, max_context)`` re
 :class:`~int_exp.backends.base.GenerationBackend`. The registry holds import paths, so listing the
 names imports no engine: the builtins below, the ``int_exp.backends`` entry-point group
 (``name = "module:build"``), and ``$INT_EXP_BACKENDS`` (``name=module:build``, comma separated).
-A new backend is one module plus a ``conf/backend/<name>.yaml``. Every option has its default in
+A new backend is one module plus a ``conf/backend/<name>.yaml``. A builder whose engine spans
+several GPUs says how many with a ``gpus_per_replica(opts) -> int`` attribute (vllm: its
+``tensor_parallel_size``); data parallelism gives every replica that many (:func:`gpus_per_replica`,
+one where the builder declares nothing). Every option has its default in
 :class:`int_exp.config.BackendConfig` and nowhere else: :func:`options` fills them in, and the
 builtin constructors' keyword defaults are read from it.
 """
@@ -62,3 +65,10 @@ def build_in_process(
     """Build the named backend in this process (``make_backend`` and the isolated child call this)."""
     opts = options(opts)
     return builder(opts["name"])(opts, model_path, dtype=dtype, max_context=max_context)
+
+
+def gpus_per_replica(opts: Mapping[str, Any]) -> int:
+    """The GPUs one engine of backend ``opts["name"]`` takes (``opts`` complete: :func:`options`): what
+    its builder's ``gpus_per_replica(opts)`` says, else 1. Imports the backend's module, not its engine."""
+    declared = getattr(builder(opts["name"]), "gpus_per_replica", None)
+    return int(declared(opts)) if declared is not None else 1

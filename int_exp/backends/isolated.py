@@ -6,7 +6,8 @@ child started with the ``spawn`` method, keeps the engine alive there across ``g
 and ends the child in ``close()``. Any backend name works (the hf backend makes a cheap test).
 
 :class:`DataParallelBackend` starts ``data_parallel_size`` isolated replicas, each with its own
-``CUDA_VISIBLE_DEVICES`` share (``tensor_parallel_size`` GPUs each for vllm, one for hf), and
+``CUDA_VISIBLE_DEVICES`` share (as many GPUs each as the backend's builder declares:
+:func:`int_exp.backends.engines.gpus_per_replica`, ``tensor_parallel_size`` for vllm), and
 splits every ``generate`` call's prompts between them in contiguous shards. vLLM 0.32's ``LLM``
 refuses ``data_parallel_size > 1`` in one process, so this is how offline data parallelism runs.
 
@@ -220,12 +221,12 @@ class DataParallelBackend:
     def __init__(
         self, cfg: Any, model_path: str, *, dtype: str = "float32", max_context: int | None = None
     ) -> None:
-        from int_exp.backends.engines import options
+        from int_exp.backends.engines import gpus_per_replica, options
         from int_exp.config import plain_dict
 
         opts = options(plain_dict(cfg))
         self.size = int(opts["data_parallel_size"])
-        per_replica = int(opts["tensor_parallel_size"]) if opts["name"] == "vllm" else 1
+        per_replica = gpus_per_replica(opts)
         gpus = _visible_gpus()
         envs: list[dict[str, str]] = []
         if gpus:

@@ -143,3 +143,11 @@ def build(opts: dict[str, Any], model_path: str, *, dtype: str, max_context: int
                        enable_prefix_caching=bool(opts["enable_prefix_caching"]),
                        gpu_memory_utilization=float(opts["gpu_memory_utilization"]),
                        max_model_len=opts["max_model_len"], engine_kwargs=dict(opts["engine_kwargs"] or {}))
+
+
+def gpus_per_replica(opts: dict[str, Any]) -> int:
+    """One engine spans ``tensor_parallel_size`` GPUs (:func:`int_exp.backends.engines.gpus_per_replica`)."""
+    return int(opts["tensor_parallel_size"])
+
+
+build.gpus_per_replica = gpus_per_replica  # type: ignore[attr-defined]

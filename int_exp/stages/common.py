@@ -4,7 +4,7 @@ of a training section (chosen by ``<section>.trainer``, rewarded by the domains'
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
@@ -12,7 +12,12 @@ from int_exp.backends.base import Chat, SamplingParams
 from int_exp.config import RLConfig, SFTConfig
 from int_exp.data import published
 
-SECTIONS = {"sft": SFTConfig, "rl": RLConfig}  # the training sections; their schemas hold the default trainer
+if TYPE_CHECKING:
+    from int_exp.training import Trainer
+
+# The training sections: their stage keys' schemas, which hold the default trainer (its settings are
+# the trainer's: int_exp.training.base.section_fields adds them to the root schema)
+SECTIONS = {"sft": SFTConfig, "rl": RLConfig}
 GENERATION_READS = ["backend.name", "model.dtype", "model.max_context", "sampling"]
 
 
@@ -121,14 +126,26 @@ def trainer_name(cfg: Any, section: str) -> str:
     return OmegaConf.select(cfg, f"{section}.trainer", default=None) or SECTIONS[section].trainer
 
 
-def trainer_reads(cfg: Any, section: str) -> list[str]:
-    """The keys of ``section`` its trainer reads, and ``<section>.trainer`` when it names another
-    trainer than the default (so the keys of jobs with the default trainer predate the choice)."""
+def section_trainer(cfg: Any, section: str) -> Trainer:
+    """The trainer ``<section>.trainer`` names; one that trains from another section is an error."""
     from int_exp.training import get_trainer
 
-    name = trainer_name(cfg, section)
-    keys = [f"{section}.{key}" for key in get_trainer(name).reads]
-    return keys + ([f"{section}.trainer"] if name != SECTIONS[section].trainer else [])
+    trainer = get_trainer(trainer_name(cfg, section))
+    if trainer.section != section:
+        raise ValueError(f"{section}.trainer={trainer.name!r} trains from the {trainer.section!r} section, "
+                         f"not {section!r}")
+    return trainer
+
+
+def trainer_reads(cfg: Any, section: str) -> list[str]:
+    """The keys of ``section`` its trainer reads (its settings' fields), and ``<section>.trainer``
+    when it names another trainer than the default (so the keys of jobs with the default trainer
+    predate the choice)."""
+    from int_exp.training import settings_keys
+
+    trainer = section_trainer(cfg, section)
+    keys = [f"{section}.{key}" for key in settings_keys(trainer.settings)]
+    return keys + ([f"{section}.trainer"] if trainer.name != SECTIONS[section].trainer else [])
 
 
 def train(ctx, data: list[dict], model_path: str, section: str) -> tuple[dict, list[dict]]:
@@ -138,7 +155,6 @@ def train(ctx, data: list[dict], model_path: str, section: str) -> tuple[dict, l
     Returns the final metrics and the logged history; curves go to MLflow under ``<section>/``.
     """
     from int_exp.domains.reward import correctness_reward
-    from int_exp.training import get_trainer
 
     history: list[dict] = []
     settings = ctx.cfg[section]
@@ -147,13 +163,13 @@ def train(ctx, data: list[dict], model_path: str, section: str) -> tuple[dict, l
         history.append(metrics)
         ctx.log_metrics({f"{section}/{k}": v for k, v in metrics.items()}, step)
 
-    name, out_dir = trainer_name(ctx.cfg, section), ctx.out_dir / "model"
+    trainer, out_dir = section_trainer(ctx.cfg, section), ctx.out_dir / "model"
     if settings.num_processes > 1:
         from int_exp.training.launch import launch
 
-        result = launch(name, correctness_reward, data, model_path, settings, out_dir, ctx.out_dir)
+        result = launch(trainer.name, correctness_reward, data, model_path, settings, out_dir, ctx.out_dir)
         for entry in result["history"]:
             log_fn({k: v for k, v in entry.items() if k != "step"}, entry["step"])
         return result["final"], history
-    final = get_trainer(name).train(data, model_path, settings, out_dir, reward_fn=correctness_reward, log_fn=log_fn)
+    final = trainer.train(data, model_path, settings, out_dir, reward_fn=correctness_reward, log_fn=log_fn)
     return final, history

@@ -25,6 +25,8 @@ from int_exp.pipeline.stage import EmptyStageError, Stage, StageContext, StageOu
 from int_exp.stages.common import hard_set_stage, train, trainer_reads, user_prompt, warn_too_long
 
 # What the stage reads; its trainer's keys (`rl.trainer`, int_exp/training) are added by reads().
+# rl.max_completion_length is a setting of the grpo trainer (always in the schema): prompts that
+# leave no room for a completion are skipped.
 READS = ["rl.hints", "rl.hint_fraction", "rl.problems", "rl.max_completion_length", "rl.num_processes",
          "rl.accelerate_config", "data.prompt_template", "model.max_context"]
 # rl.problems -> the stage that lists them (unsolved: the hard set, see hard_set_stage)

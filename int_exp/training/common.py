@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shutil
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +26,46 @@ def _precision(cfg: Any) -> dict:
     return {"bf16": bool(cfg.bf16 and cuda), "fp16": False, "use_cpu": not cuda}
 
 
-def trainer_args(cfg: Any, out_dir: str | Path, **specific: Any) -> dict:
-    """Keyword arguments of a TRL trainer config: what SFT and GRPO share, then ``specific``, then
+# A setting's field metadata: the TRL argument it becomes; None: the trainer module reads it itself.
+TRL = "trl"
+SCALARS = (int, float, bool, str)
+
+
+def own(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A setting the trainer module reads itself (LoRA, precision, generation): no TRL argument."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={TRL: None})
+
+
+def trl_as(argument: str, default: Any) -> Any:
+    """A setting that reaches TRL's config as ``argument`` (an unmarked one goes under its own name)."""
+    return dataclasses.field(default=default, metadata={TRL: argument})
+
+
+def trl_settings(cfg: Any, settings: type) -> dict:
+    """The TRL arguments of ``cfg``'s values for the fields of ``settings``: each under its own
+    name or the one :func:`trl_as` gives, converted to its declared type when that is a scalar;
+    fields marked :func:`own` are left out."""
+    hints = typing.get_type_hints(settings)
+    arguments = {}
+    for f in dataclasses.fields(settings):
+        argument = f.metadata.get(TRL, f.name)
+        if argument is not None:
+            value = getattr(cfg, f.name)
+            arguments[argument] = hints[f.name](value) if hints[f.name] in SCALARS else plain(value)
+    return arguments
+
+
+def trainer_args(cfg: Any, settings: type, out_dir: str | Path, **specific: Any) -> dict:
+    """Keyword arguments of a TRL trainer config: the fixed ones (no checkpoints, no ``report_to``,
+    precision), then the settings (:func:`trl_settings`), then ``specific``, then
     ``cfg.trainer_kwargs``, which override everything."""
     return {
         "output_dir": str(out_dir),
-        "learning_rate": float(cfg.learning_rate),
-        "per_device_train_batch_size": int(cfg.per_device_batch_size),
-        "gradient_accumulation_steps": int(cfg.gradient_accumulation_steps),
-        "seed": int(cfg.seed),
         "logging_steps": 1,
         "save_strategy": "no",
         "report_to": "none",
         **_precision(cfg),
+        **trl_settings(cfg, settings),
         **specific,
         **(plain(cfg.trainer_kwargs) or {}),
     }

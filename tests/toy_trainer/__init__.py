@@ -9,12 +9,22 @@ Selected by ``sft=toy`` (conf/sft/toy.yaml) once ``$INT_EXP_TRAINERS`` names thi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from int_exp.training import FunctionTrainer
 
-READS = ("learning_rate", "epochs", "seed", "max_length")
+
+@dataclass
+class ToySettings:
+    """The `sft` keys the toy reads: shared with the sft trainer, so the same types and defaults
+    (conf/sft/toy.yaml sets its own values)."""
+
+    learning_rate: float = 1e-6
+    epochs: float = 4.0
+    seed: int = 0
+    max_length: int = 16384
 
 
 def train(examples: list[dict], model_path: str, cfg: Any, out_dir: Path, *, reward_fn=None, log_fn=None) -> dict:
@@ -47,4 +57,4 @@ def train(examples: list[dict], model_path: str, cfg: Any, out_dir: Path, *, rew
             "last_loss": losses[-1]}
 
 
-TRAINER = FunctionTrainer(name="toy", reads=READS, fn=train)
+TRAINER = FunctionTrainer(name="toy", section="sft", settings=ToySettings, fn=train)
