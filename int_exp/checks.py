@@ -207,7 +207,7 @@ def hub_model_problems(name_or_path: str, revision: str | None, probe_timeout: f
     import socket
     from pathlib import Path
 
-    if name_or_path.startswith("builtin:") or Path(name_or_path).expanduser().exists() or name_or_path.count("/") != 1:
+    if name_or_path.startswith(("builtin:", "models:/")) or Path(name_or_path).expanduser().exists() or name_or_path.count("/") != 1:
         return []
     from huggingface_hub import try_to_load_from_cache
 

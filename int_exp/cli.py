@@ -110,6 +110,21 @@ def resolve_proposer(cfg: DictConfig) -> None:
     log.info("intervention.proposer=auto -> %s (training data: %s)", proposer, cfg.data.train.source)
 
 
+def resolve_start_model(cfg: DictConfig):
+    """``model.name_or_path=models:/NAME/VERSION`` (or ``models:/m-<id>``): the local folder of that
+    MLflow model (int_exp/logged_models.py) in its place, before the input checks and any cache key,
+    so the folder enters keys by content like any local model; the resolved model, or None."""
+    from int_exp.logged_models import is_model_uri, resolve_model_uri
+
+    uri = str(cfg.model.name_or_path)
+    if not is_model_uri(uri):
+        return None
+    resolved = resolve_model_uri(uri, cfg.tracking.uri, cfg.paths.cache_dir)
+    OmegaConf.update(cfg, "model.name_or_path", resolved.path)
+    log.info("model.name_or_path=%s -> %s (LoggedModel %s)", uri, resolved.path, resolved.model_id)
+    return resolved
+
+
 def job_tags(cfg: DictConfig, info: dict[str, Any]) -> dict[str, str]:
     choices = info.get("choices", {})
     tags = {
@@ -181,11 +196,14 @@ def run_job(cfg: DictConfig) -> float | None:
     sweep_parent_run(cfg, info)
     resolve_proposer(cfg)
     check_settings(cfg)  # before any MLflow run or cache entry exists
+    start_model = resolve_start_model(cfg)  # models:/... -> a local folder
     plan = make_plan(cfg, STAGES)  # unknown stage names, likewise
     check_inputs(cfg)  # data files, model folders and the cache folder opened, likewise
     log_planned_work(cfg, execution_order(cfg, plan, STAGES))
     OmegaConf.update(cfg, "tracking.run_name", job_run_name(cfg, info))
     tracker = make_tracker(cfg.tracking)
+    if start_model is not None:
+        tracker.use_model(start_model)
     overrides = info.get("overrides", [])
     params = {"overrides": " ".join(overrides) or "(none)"}
     # The values a sweep chose for this job, one param each (sweep runs compare them side by side).

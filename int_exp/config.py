@@ -245,7 +245,8 @@ class TrackingConfig:
     run_name: str | None = None
     parent_run_id: str | None = None  # set by sweeps so trials nest under one parent
     trial_number: int | None = None  # set by the Optuna sweeper for each trial
-    checkpoint_artifact_max_mb: int = 600  # larger checkpoints are logged by reference
+    # LoggedModel files up to this size go to MLflow; larger ones stay in the cache (external model)
+    checkpoint_artifact_max_mb: int = 0
 
 
 @dataclass

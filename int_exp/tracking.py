@@ -121,15 +121,20 @@ class StageRun:
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self.tracker.log_metrics(self.run_id, metrics, step)
 
-    def finish(self, result) -> None:
-        """Log what a finished (or cached) stage produced."""
+    def finish(self, result, inputs: dict | None = None) -> None:
+        """Log what a finished (or cached) stage produced from ``inputs`` (upstream results by role):
+        its model as a LoggedModel, or its evaluation metrics linked to the model it evaluated."""
         client = self.tracker.client
         client.set_tag(self.run_id, "cache_hit", str(result.cache_hit).lower())
         client.set_tag(self.run_id, "cache_dir", str(result.dir))
         self.tracker.log_params(self.run_id, flatten(result.manifest.get("config", {})))
         for name, info in result.manifest.get("tables", {}).items():
             self.tracker.log_table(self.run_id, result.table(name), f"{result.stage}/{name}", info["digest"])
-        self.log_metrics(result.metrics)
+        inputs = inputs or {}
+        if "model" in result.manifest:
+            self.tracker.log_model(self.run_id, result, inputs)
+        linked = self.tracker.link_evaluation(self.run_id, result, inputs)  # logged with the model's id
+        self.log_metrics({k: v for k, v in result.metrics.items() if k not in linked})
         self.log_metrics({"stage_seconds": result.manifest.get("seconds", 0.0)})
         # A published set that stood in for a stage's output (failures.source, ...): named on the
         # stage's run and on the job's, so a result can be traced to the data it came from.
@@ -138,8 +143,6 @@ class StageRun:
             self.tracker.set_tags(run_id, lineage)
         for path in result.files:
             client.log_artifact(self.run_id, str(path))
-        if "model" in result.manifest:
-            self.tracker.log_checkpoint(self.run_id, result)
 
 
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
@@ -159,6 +162,10 @@ class MlflowTracker:
             self.client.search_experiments(max_results=1)
             self.experiment_id = self._experiment(tracking_cfg.experiment)
         self.parent_run_id: str | None = None
+        self.job_facts: dict[str, str] = {}  # variant, seed, base model name: tags of the job's models
+        self.cache_root = Path(".")
+        self.models: dict[str, str] = {}  # cache key -> LoggedModel id, for this job's checkpoints
+        self.input_model = None  # the ResolvedModel of a models:/ URI the job starts from
         self.closed_at_start = self.close_orphaned_runs()
 
     def _experiment(self, name: str) -> str:
@@ -237,6 +244,13 @@ class MlflowTracker:
             resolved = OmegaConf.to_container(cfg, resolve=True)
             self.log_params(run_id, {**flatten(resolved), **params})
             self.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+            self.job_facts = {"variant": str(cfg.variant.name), "seed": str(cfg.seed), "base": str(cfg.model.name)}
+            self.cache_root = Path(cfg.paths.cache_dir)
+            if self.input_model is not None:  # started from models:/...: the model is the job's input
+                from mlflow.entities import LoggedModelInput
+
+                self.client.log_inputs(run_id, models=[LoggedModelInput(self.input_model.model_id)])
+                self.set_tags(run_id, {"model_uri": self.input_model.uri, "model_id": self.input_model.model_id})
             yield run_id
 
     @contextlib.contextmanager
@@ -280,19 +294,69 @@ class MlflowTracker:
         tags = [InputTag(key="mlflow.data.context", value=name.split("/")[0])]
         self.client.log_inputs(run_id, datasets=[DatasetInput(entity, tags=tags)])
 
-    def log_checkpoint(self, run_id: str, result) -> None:
-        """Small checkpoints as artifacts (on the run that made them); large ones by reference."""
-        model = result.manifest["model"]
-        path = Path(result.model_path)
-        self.client.set_tag(run_id, "checkpoint", str(path))
-        if model["external"] or result.cache_hit:
-            return
-        size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
-        if size_mb <= self.cfg.checkpoint_artifact_max_mb:
-            self.client.log_artifacts(run_id, str(path), "checkpoint")
+    def use_model(self, resolved) -> None:
+        """The job starts from a registered or logged model (:func:`int_exp.logged_models.resolve_model_uri`)."""
+        self.input_model = resolved
+
+    def log_model(self, run_id: str, result, inputs: dict) -> None:
+        """The stage's checkpoint as a LoggedModel of its run (int_exp/logged_models.py)."""
+        from mlflow.entities import LoggedModelInput
+
+        from int_exp.logged_models import flat_params, log_stage_model, model_name
+
+        path = result.model_path
+        self.client.set_tag(run_id, "checkpoint", path)
+        if self.input_model is not None and result.manifest["model"]["external"] and path == self.input_model.path:
+            model_id = self.input_model.model_id  # not made here: the model the job was started from
+            self.client.log_inputs(run_id, models=[LoggedModelInput(model_id)])
         else:
-            reference = {"path": str(path), "size_mb": round(size_mb, 1), "cache_key": result.key}
-            self.client.log_dict(run_id, reference, "checkpoint_reference.json")
+            facts = self.job_facts
+            datasets = self.log_training_data(run_id, inputs)
+            tags = {"variant": facts.get("variant", ""), "seed": facts.get("seed", ""), "datasets": json.dumps(datasets)}
+            model_id = log_stage_model(self.client, self.experiment_id, run_id, result,
+                                       name=model_name(result.stage, facts.get("variant", ""), facts.get("base", "")),
+                                       params=flat_params(result.manifest.get("config", {})), tags=tags,
+                                       max_mb=float(self.cfg.checkpoint_artifact_max_mb), cache_root=self.cache_root)
+        self.models[result.key] = model_id
+        self.client.set_tag(run_id, "model_id", model_id)
+
+    def log_training_data(self, run_id: str, inputs: dict) -> list[str]:
+        """The tables a training stage read (its non-model inputs), as the run's dataset inputs
+        (context ``training``), by the names and digests their own stages logged them under."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        entities, names = [], []
+        for upstream in inputs.values():
+            if "model" in upstream.manifest:
+                continue
+            for table, info in upstream.manifest.get("tables", {}).items():
+                name = f"{upstream.stage}/{table}"
+                source = json.dumps({"uri": str(upstream.dir / info["file"])})
+                entities.append(DatasetInput(Dataset(name, info["digest"], "local", source),
+                                             tags=[InputTag(key="mlflow.data.context", value="training")]))
+                names.append(f"{name}@{info['digest']}")
+        if entities:
+            self.client.log_inputs(run_id, datasets=entities)
+        return names
+
+    def link_evaluation(self, run_id: str, result, inputs: dict) -> set[str]:
+        """Log an evaluation stage's pass@k against the model it evaluated (its ``policy`` input);
+        the keys logged. The job run is tagged ``evaluated_model_id`` by the stage whose metrics are
+        the job's own ``<set>/pass_at_<k>``."""
+        from int_exp.logged_models import evaluation_metrics, link_metrics
+
+        policy = inputs.get("policy")
+        model_id = self.models.get(policy.key) if policy is not None and "model" not in result.manifest else None
+        if model_id is None:
+            return set()
+        metrics = evaluation_metrics(result)
+        if not metrics:
+            return set()
+        link_metrics(self.client, run_id, model_id, metrics)
+        same_name = {key for key, *_ in metrics if key in result.metrics}
+        if same_name:
+            self.set_tags(None, {"evaluated_model_id": model_id})
+        return same_name
 
     def log_artifact(self, run_id: str | None, path: Path) -> None:
         self.client.log_artifact(run_id or self.parent_run_id, str(path))
@@ -324,12 +388,15 @@ class NullTracker:
     def set_tags(self, run_id, tags):
         pass
 
+    def use_model(self, resolved):
+        pass
+
 
 class _NullStageRun:
     def log_metrics(self, metrics, step=None):
         pass
 
-    def finish(self, result):
+    def finish(self, result, inputs=None):
         pass
 
 

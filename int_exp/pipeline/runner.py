@@ -77,7 +77,7 @@ class Runner:
                 result = merge_shards(self.cfg, self.stages, stage.name, self.cache)
             else:
                 result = self.load_or_compute(stage, key, subset, inputs, stage_run)
-            stage_run.finish(result)
+            stage_run.finish(result, inputs)
         # Stage metrics are namespaced (funnel/..., sft/..., <dataset>/pass_at_k), so the job's
         # run carries all of them side by side for comparison.
         self.tracker.log_metrics(None, result.metrics)
