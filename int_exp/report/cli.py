@@ -20,14 +20,17 @@ table per k: one column per benchmark and their average.
 
     python -m int_exp.report --experiment sandbox             # every finished job of an experiment
     python -m int_exp.report --parent-run-id <sweep run id>   # the jobs of one sweep
+    python -m int_exp.report --experiment sandbox --register int-sandbox  # and register the best row's model
 """
 DEFAULT_OUT = Path("outputs") / "report"  # outputs/ is git-ignored (Hydra's own run folder)
 
 
 def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = None,
-                 references=REFERENCES, n_boot: int = 2000) -> tuple[list[Path], str]:
+                 references=REFERENCES, n_boot: int = 2000, register: str | None = None) -> tuple[list[Path], str]:
     """Write report.md, ``comparison_<i>.csv`` (numbers) and ``pass_at_k_<i>.png`` per comparison
-    group into ``out_dir``; return the files and the report's text. Reads MLflow, writes nothing there."""
+    group into ``out_dir``; return the files and the report's text. Reads MLflow and writes nothing
+    there, unless ``register`` names a registered model: then the best row of each group gets its
+    final checkpoint registered as a new version of it (:mod:`int_exp.report.registry`)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_cfg.uri)
@@ -55,6 +58,8 @@ def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = N
         sections.append(
             f"## Base model `{comparison.model}`, eval on `{comparison.eval_data}` (comparison group "
             f"{comparison.group}; replicates {', '.join(seeds)})\n\n{to_markdown(comparison.text)}\n")
+        if register:
+            sections.append(register_best(tracking_cfg.uri, register, comparison, group_runs))
         for table in benchmark_tables(group_runs, datasets_and_ks(group_runs), n_boot):
             path = out_dir / f"benchmarks_{index}_{table.dataset}_pass_at_{table.k}.csv"
             table.numbers.to_csv(path)
@@ -69,6 +74,25 @@ def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = N
     return [report] + files, text
 
 
+def register_best(uri: str, name: str, comparison, runs) -> str:
+    """Register the best row's final checkpoint; the report's line saying what was registered."""
+    from int_exp.report.registry import best_row, final_model, register
+
+    best = best_row(comparison.numbers, comparison.text, datasets_and_ks(runs))
+    if best is None:
+        return f"Not registered as `{name}`: no pass@k to rank the rows by.\n"
+    label, column, interval = best
+    dataset, k = column.split(" pass@")[0], column.split(" pass@")[1].split()[0]
+    run = final_model(runs, label, f"{dataset}/pass_at_{k}")
+    if run is None:
+        return (f"Not registered as `{name}`: the best row `{label}` has no job run that recorded its model "
+                "(runs logged before checkpoints were MLflow models).\n")
+    done = register(uri, name, run, label, column, interval, comparison.group)
+    return (f"Registered `{done.name}` version {done.version}: row `{label}` ({column} {interval}), model "
+            f"`{done.model_id}` of job run `{run.run_id}`; start a job from it with "
+            f"`model.name_or_path=models:/{done.name}/{done.version}`.\n")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m int_exp.report", description=USAGE,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="append", default=None,
                    help="reference variant for paired differences; repeat for several (default: rl_only and base)")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--register", metavar="NAME", default=None,
+                   help="register the best row's final checkpoint as a new version of model NAME, with the "
+                        "report's interval as a tag (default: read-only)")
     p.add_argument("--log", action="store_true",
                    help="also log the report as an MLflow run (default: read-only, nothing written to MLflow)")
     return p
@@ -139,12 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     client = MlflowClient(args.tracking_uri)  # an existing, complete store: opening writes nothing
     tracking = argparse.Namespace(uri=args.tracking_uri, experiment=args.experiment)
     out = output_folder(client, args)
-    files, text = write_report(tracking, out, args.parent_run_id, tuple(args.reference or REFERENCES), args.bootstrap)
+    files, text = write_report(tracking, out, args.parent_run_id, tuple(args.reference or REFERENCES), args.bootstrap,
+                               register=args.register)
     if not files:
         print(f"error: {text}", file=sys.stderr)
         return 1
     print(text)
     print(f"written to {out}/")
+    if args.register and f"Registered `{args.register}` version" not in text:
+        print(f"error: nothing registered as {args.register!r} (see the report)", file=sys.stderr)
+        return 1
     if args.log:
         experiment_id = client.get_experiment_by_name(args.experiment).experiment_id
         run = client.create_run(experiment_id, run_name="report", tags={"report": "true",

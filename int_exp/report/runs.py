@@ -28,6 +28,7 @@ class JobRun:
     eval_data: str
     metrics: dict[str, float] = field(default_factory=dict)
     per_problem: pd.DataFrame | None = None  # dataset, problem_id, n, correct
+    model_id: str | None = None  # the LoggedModel its pass@k measures (runs logged since 2026-12-05)
 
 
 def replicate_of(tags: dict[str, str], params: dict[str, str]) -> str:
@@ -78,5 +79,6 @@ def job_runs(client, experiment_id: str, parent_run_id: str | None = None) -> li
             continue
         seen.add((group, label, seed))
         runs.append(JobRun(run.info.run_id, label, tags["variant"], seed, group, tags.get("model", "?"),
-                           tags.get("eval_data", "?"), dict(run.data.metrics), per_problem_counts(client, run.info.run_id)))
+                           tags.get("eval_data", "?"), dict(run.data.metrics), per_problem_counts(client, run.info.run_id),
+                           tags.get("evaluated_model_id")))
     return runs
