@@ -112,9 +112,9 @@ def resolve_proposer(cfg: DictConfig) -> None:
 
 def resolve_start_model(cfg: DictConfig):
     """``model.name_or_path=models:/NAME/VERSION`` (or ``models:/m-<id>``): the local folder of that
-    MLflow model (int_exp/logged_models.py) in its place, before the input checks and any cache key,
+    MLflow model (int_exp/tracking/models.py) in its place, before the input checks and any cache key,
     so the folder enters keys by content like any local model; the resolved model, or None."""
-    from int_exp.logged_models import is_model_uri, resolve_model_uri
+    from int_exp.tracking.models import is_model_uri, resolve_model_uri
 
     uri = str(cfg.model.name_or_path)
     if not is_model_uri(uri):

@@ -143,7 +143,8 @@ def test_the_examples_in_docstrings_hold():
     from int_exp.domains import reward
     from int_exp.grading import answers
     from int_exp.models import batching
+    from int_exp.tracking import models
 
-    for module in (answers, batching, reward):
+    for module in (answers, batching, reward, models):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -52,7 +52,7 @@ def model_name(stage: str, variant: str, base_name: str) -> str:
     >>> model_name("rl", "rl_only", "tiny"), model_name("model", "int", "sandbox")
     ('rl_only-rl', 'base-sandbox')
     """
-    name = f"base-{base_name}" if stage == "model" else f"{variant}-{stage}"
+    name = f"base-{base_name or stage}" if stage == "model" else f"{variant or 'job'}-{stage}"
     return re.sub(r"[/:.%\"']", "_", name)
 
 
@@ -76,7 +76,7 @@ def problems_digest(table) -> str:
 
     >>> import pandas as pd
     >>> problems_digest(pd.DataFrame({"problem_id": ["b", "a"], "answer": ["2", "1"]}))
-    '2a5f7c3da6b4a3ab'
+    'ddc7523b594d0dff'
     """
     pairs = sorted(zip(map(str, table["problem_id"]), map(str, table["answer"])))
     return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
@@ -255,9 +255,3 @@ def download(model, cache_root: Path, uri: str) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def flat_params(config: dict[str, Any]) -> dict[str, str]:
-    from int_exp.tracking import MAX_PARAM_LENGTH, flatten
-
-    return {k: str(v)[:MAX_PARAM_LENGTH] for k, v in flatten(config).items()}

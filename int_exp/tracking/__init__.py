@@ -4,7 +4,8 @@ One parent run per job (nested under a sweep or trial run when there is one), on
 stage tagged ``stage``, ``cache_key`` and ``cache_hit``. Runs are driven through ``MlflowClient``
 with explicit run ids rather than MLflow's global "active run", so nothing else in the process
 (trainers, libraries) can log into the wrong run, and sweeps in other processes can attach to a
-parent by id.
+parent by id. A stage's checkpoint is an MLflow LoggedModel of its run, and an evaluation's pass@k is
+linked to the model it measured (:mod:`int_exp.tracking.models`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from int_exp.runtime.processes import HOST, process_alive
 log = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000  # MLflow 3 limit on a param value
+
+
+def model_params(config: dict[str, Any]) -> dict[str, str]:
+    """A stage's config subset as a LoggedModel's params (dotted keys, text)."""
+    return {key: str(value)[:MAX_PARAM_LENGTH] for key, value in flatten(config).items()}
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -244,8 +250,9 @@ class MlflowTracker:
             resolved = OmegaConf.to_container(cfg, resolve=True)
             self.log_params(run_id, {**flatten(resolved), **params})
             self.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
-            self.job_facts = {"variant": str(cfg.variant.name), "seed": str(cfg.seed), "base": str(cfg.model.name)}
-            self.cache_root = Path(cfg.paths.cache_dir)
+            self.job_facts = {key: str(OmegaConf.select(cfg, path, default=""))
+                              for key, path in (("variant", "variant.name"), ("seed", "seed"), ("base", "model.name"))}
+            self.cache_root = Path(OmegaConf.select(cfg, "paths.cache_dir", default="."))
             if self.input_model is not None:  # started from models:/...: the model is the job's input
                 from mlflow.entities import LoggedModelInput
 
@@ -295,14 +302,14 @@ class MlflowTracker:
         self.client.log_inputs(run_id, datasets=[DatasetInput(entity, tags=tags)])
 
     def use_model(self, resolved) -> None:
-        """The job starts from a registered or logged model (:func:`int_exp.logged_models.resolve_model_uri`)."""
+        """The job starts from a registered or logged model (:func:`int_exp.tracking.models.resolve_model_uri`)."""
         self.input_model = resolved
 
     def log_model(self, run_id: str, result, inputs: dict) -> None:
-        """The stage's checkpoint as a LoggedModel of its run (int_exp/logged_models.py)."""
+        """The stage's checkpoint as a LoggedModel of its run (int_exp/tracking/models.py)."""
         from mlflow.entities import LoggedModelInput
 
-        from int_exp.logged_models import flat_params, log_stage_model, model_name
+        from int_exp.tracking.models import log_stage_model, model_name
 
         path = result.model_path
         self.client.set_tag(run_id, "checkpoint", path)
@@ -315,7 +322,7 @@ class MlflowTracker:
             tags = {"variant": facts.get("variant", ""), "seed": facts.get("seed", ""), "datasets": json.dumps(datasets)}
             model_id = log_stage_model(self.client, self.experiment_id, run_id, result,
                                        name=model_name(result.stage, facts.get("variant", ""), facts.get("base", "")),
-                                       params=flat_params(result.manifest.get("config", {})), tags=tags,
+                                       params=model_params(result.manifest.get("config", {})), tags=tags,
                                        max_mb=float(self.cfg.checkpoint_artifact_max_mb), cache_root=self.cache_root)
         self.models[result.key] = model_id
         self.client.set_tag(run_id, "model_id", model_id)
@@ -343,7 +350,7 @@ class MlflowTracker:
         """Log an evaluation stage's pass@k against the model it evaluated (its ``policy`` input);
         the keys logged. The job run is tagged ``evaluated_model_id`` by the stage whose metrics are
         the job's own ``<set>/pass_at_<k>``."""
-        from int_exp.logged_models import evaluation_metrics, link_metrics
+        from int_exp.tracking.models import evaluation_metrics, link_metrics
 
         policy = inputs.get("policy")
         model_id = self.models.get(policy.key) if policy is not None and "model" not in result.manifest else None
