@@ -77,6 +77,8 @@ def test_eval_job_logs_pass_at_k_config_dataset_and_plot_then_hits_the_cache(wor
     assert again.data.metrics["arith/pass_at_1"] == job.data.metrics["arith/pass_at_1"]
 
 
+INT_JOB = ("stages=[sft,sft_eval,rl,eval]",)  # the SFT checkpoint evaluated too
+RL_ONLY_JOB = ("variant=rl_only", "rl.problems=unsolved")
 CHAIN = ["problems", "rollouts", "failures", "propose", "parse", "continuations", "correctness_filter"]
 
 
@@ -109,7 +111,7 @@ def test_intervention_chain_funnel_then_min_correct_recomputes_only_the_filter(w
 
 
 def test_full_int_job_trains_and_evaluates(workspace):
-    run_job(smoke(workspace))
+    run_job(smoke(workspace, *INT_JOB))
     client, job, stages = last_job(workspace)
     assert job.info.status == "FINISHED"
     assert {"sft", "rl", "eval"} <= set(stages)
@@ -119,7 +121,8 @@ def test_full_int_job_trains_and_evaluates(workspace):
     assert "rl/mean_frac_reward_zero_std" in metrics and 0 <= metrics["rl/mean_frac_reward_zero_std"] <= 1
     assert "arith/pass_at_1" in metrics
     sft_run = stages["sft"]
-    assert [a.path for a in client.list_artifacts(sft_run.info.run_id)] == ["checkpoint"]
+    assert client.list_artifacts(sft_run.info.run_id) == []  # a local store: the checkpoint stays in the cache
+    assert sft_run.data.tags["model_id"].startswith("m-")  # ... and is an MLflow model pointing there
     assert client.get_metric_history(sft_run.info.run_id, "sft/loss")  # the training curve
     # lineage: eval used the RL checkpoint, which started from the SFT checkpoint
     manifest = {name: json.loads((Path(stages[name].data.tags["cache_dir"]) / "manifest.json").read_text())
@@ -129,13 +132,72 @@ def test_full_int_job_trains_and_evaluates(workspace):
 
 
 def test_rl_on_unsolved_problems_trains_on_the_rollouts_hard_set(workspace):
-    run_job(smoke(workspace, "variant=rl_only", "rl.problems=unsolved"))
+    run_job(smoke(workspace, *RL_ONLY_JOB))
     _, job, stages = last_job(workspace)
     metrics = job.data.metrics
     # a random model solves nothing: every training problem is in the hard set
     assert metrics["rl/problems"] == metrics["funnel/problems_unsolved"] == 6
     manifest = json.loads((Path(stages["rl"].data.tags["cache_dir"]) / "manifest.json").read_text())
     assert manifest["inputs"]["problems"] == stages["rollouts"].data.tags["cache_key"]
+
+
+def test_checkpoints_are_mlflow_models_ranked_registered_and_usable_as_a_starting_model(workspace, tmp_path):
+    """Issue 31's acceptance, on the two variant jobs above (cache hits here): a LoggedModel per SFT
+    and RL checkpoint with params, tags and linked pass@k; ranked by pass@1 as the jobs' metrics;
+    registered by the report; a job from ``models:/NAME/1`` evaluates the same weights."""
+    import mlflow
+
+    from int_exp.report import main as report
+    from int_exp.tracking.models import folder_digest
+
+    jobs = {}
+    for overrides in (INT_JOB, RL_ONLY_JOB):
+        run_job(smoke(workspace, *overrides))
+        client, job, stages = last_job(workspace)
+        jobs[job.data.tags["variant"]] = (job, stages)
+    experiment_id = job.info.experiment_id
+    checkpoints = {}  # model id -> the job metric its linked pass@1 must equal
+    for variant, stage, metric in (("int", "sft", "sft_eval/arith/pass_at_1"), ("int", "rl", "arith/pass_at_1"),
+                                   ("rl_only", "rl", "arith/pass_at_1")):
+        job, stages = jobs[variant]
+        model = client.get_logged_model(stages[stage].data.tags["model_id"])
+        assert model.name == f"{variant}-{stage}" and model.source_run_id is not None
+        assert model.tags["cache_key"] == stages[stage].data.tags["cache_key"]
+        assert (model.tags["stage"], model.tags["variant"], model.tags["seed"]) == (stage, variant, "0")
+        assert model.params[f"{stage}.learning_rate"] == job.data.params[f"{stage}.learning_rate"]
+        assert model.tags["files"] == "cache" and model.tags["checkpoint"] == stages[stage].data.tags["checkpoint"]
+        linked = {m.key: m for m in model.metrics}
+        assert linked["arith/pass_at_1"].value == job.data.metrics[metric]
+        assert linked["arith/pass_at_1"].dataset_name == "arith" and linked["arith/pass_at_1"].dataset_digest
+        checkpoints[model.model_id] = job.data.metrics[metric]
+    mlflow.set_tracking_uri(workspace["uri"])
+    ranked = [m for m in mlflow.search_logged_models(
+        experiment_ids=[experiment_id], output_format="list",
+        order_by=[{"field_name": "metrics.arith/pass_at_1", "ascending": False}]) if m.model_id in checkpoints]
+    assert [m.metrics[0].value if len(m.metrics) == 1 else {x.key: x.value for x in m.metrics}["arith/pass_at_1"]
+            for m in ranked] == sorted(checkpoints.values(), reverse=True)
+    assert {m.model_id for m in ranked} == set(checkpoints)
+
+    argv = ["--uri", workspace["uri"], "--experiment", "e2e", "--out", str(tmp_path / "report"), "--bootstrap", "50"]
+    assert client.search_registered_models() == []  # the report alone writes nothing
+    report(argv)
+    assert client.search_registered_models() == []
+    assert report([*argv, "--register", "int-sandbox"]) == 0
+    assert report([*argv, "--register", "int-sandbox"]) == 0  # a new version each time
+    versions = client.search_model_versions("name = 'int-sandbox'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+    first = client.get_model_version("int-sandbox", "1")
+    assert first.tags["report_interval"].count("[") == 1 and first.tags["report_metric"] == "arith pass@1 %"
+    registered = client.get_logged_model(first.source.removeprefix("models:/"))
+
+    run_job(smoke(workspace, "stages=[eval]", "model.name_or_path=models:/int-sandbox/1"))
+    _, started, stages = last_job(workspace)
+    assert started.info.status == "FINISHED" and started.data.tags["model_uri"] == "models:/int-sandbox/1"
+    for run in (started, stages["model"]):  # the model is the input of the job and of its model stage
+        assert [m.model_id for m in client.get_run(run.info.run_id).inputs.model_inputs] == [registered.model_id]
+    evaluated = Path(stages["model"].data.tags["checkpoint"])
+    assert folder_digest(evaluated, workspace["cache"]) == registered.tags["digest"]  # the same weights
+    assert started.data.tags["evaluated_model_id"] == registered.model_id  # its pass@1 joins that model's
 
 
 def test_prompts_that_do_not_fit_the_context_are_skipped_and_counted_in_every_stage(workspace):
