@@ -165,7 +165,7 @@ def test_checkpoints_are_mlflow_models_ranked_registered_and_usable_as_a_startin
         assert model.tags["cache_key"] == stages[stage].data.tags["cache_key"]
         assert (model.tags["stage"], model.tags["variant"], model.tags["seed"]) == (stage, variant, "0")
         assert model.params[f"{stage}.learning_rate"] == job.data.params[f"{stage}.learning_rate"]
-        assert model.tags["files"] == "cache" and model.tags["checkpoint"] == stages[stage].data.tags["checkpoint"]
+        assert model.tags["files"] == "local" and model.tags["checkpoint"] == stages[stage].data.tags["checkpoint"]
         linked = {m.key: m for m in model.metrics}
         assert linked["arith/pass_at_1"].value == job.data.metrics[metric]
         assert linked["arith/pass_at_1"].dataset_name == "arith" and linked["arith/pass_at_1"].dataset_digest

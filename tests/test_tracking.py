@@ -204,7 +204,7 @@ def test_checkpoints_are_logged_models_with_linked_eval_metrics_and_resolve_back
     assert {(m.dataset_name, m.dataset_digest) for m in second.metrics} == {("arith", "ddc7523b594d0dff")}
     assert second.tags["cache_key"] == results["train"].key and second.tags["stage"] == "train"
     assert second.tags["variant"] == "test" and second.tags["seed"] == "3"
-    assert second.tags["files"] == "cache" and second.tags["mlflow.model.isExternal"] == "true"
+    assert second.tags["files"] == "local" and second.tags["mlflow.model.isExternal"] == "true"
     assert second.tags["checkpoint"] == results["train"].model_path
     assert second.tags["digest"] == folder_digest(Path(results["train"].model_path), tmp_path / "cache")
     assert "numbers/main@" in second.tags["datasets"]

@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 MODEL_URI_PREFIX = "models:/"
 DOWNLOADS = "mlflow-models"  # under paths.cache_dir
 EXTERNAL_TAG = "mlflow.model.isExternal"  # MLflow's own marker (create_external_model sets it)
-# Our tags on a LoggedModel: where its files are ("mlflow", or "cache"/"hub" for external ones),
-# the folder or hub id it was made at, and the digest of that folder (the cache's file digests).
+# Our tags on a LoggedModel: where its files are ("mlflow"; external: "local", a folder on this
+# machine such as our cache entry, or "hub"), that folder or hub id, and the folder's digest.
 FILES_TAG, CHECKPOINT_TAG, DIGEST_TAG = "files", "checkpoint", "digest"
 _MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 
@@ -137,7 +137,7 @@ def create_stage_model(client, experiment_id: str, run_id: str, result, *, name:
         size = folder_mb(path)
         tags.update({DIGEST_TAG: folder_digest(path, cache_root), "size_mb": f"{size:.1f}"})
     small = local and not info["external"] and size <= max_mb
-    tags[FILES_TAG] = "mlflow" if small else ("cache" if local else "hub")
+    tags[FILES_TAG] = "mlflow" if small else ("local" if local else "hub")
     if not small:
         tags[EXTERNAL_TAG] = "true"
     model = client.create_logged_model(experiment_id, name=name, source_run_id=run_id, tags=tags,
