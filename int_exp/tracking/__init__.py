@@ -1,4 +1,4 @@
-"""The only module that talks to MLflow.
+"""Everything a job records in MLflow (this package and report/ are its only callers).
 
 One parent run per job (nested under a sweep or trial run when there is one), one nested run per
 stage tagged ``stage``, ``cache_key`` and ``cache_hit``. Runs are driven through ``MlflowClient``
