@@ -86,7 +86,17 @@ def start_smoke_job(tmp_path: Path, *overrides: str) -> subprocess.Popen:
     cmd = [sys.executable, "run.py", "experiment=smoke", f"paths.cache_dir={tmp_path / 'cache'}",
            f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", f"tracking.artifact_root={tmp_path / 'artifacts'}",
            "tracking.experiment=signals", f"hydra.run.dir={tmp_path / 'hydra'}", *overrides]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # stderr to a file, not a pipe: nobody reads the pipe while the job runs, and a job blocked on a
+    # full pipe (64 KiB of logs and progress bars) cannot finish its SIGTERM handler.
+    log = tmp_path / f"job-{len(list(tmp_path.glob('job-*.log')))}.log"
+    with log.open("w") as stderr:
+        job = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    job.log = log  # type: ignore[attr-defined]
+    return job
+
+
+def job_log(job: subprocess.Popen) -> str:
+    return job.log.read_text()[-3000:]  # type: ignore[attr-defined]
 
 
 def wait_for_staging(tmp_path: Path, job: subprocess.Popen, timeout: float = 240) -> Path:
@@ -97,7 +107,7 @@ def wait_for_staging(tmp_path: Path, job: subprocess.Popen, timeout: float = 240
         if found:
             return found[0]
         time.sleep(0.05)
-    raise AssertionError(f"no stage started (exit {job.poll()}): {job.stderr.read()[-3000:] if job.poll() else ''}")
+    raise AssertionError(f"no stage started (exit {job.poll()}): {job_log(job) if job.poll() else ''}")
 
 
 def test_sigterm_ends_the_job_killed_and_leaves_no_staging_folder(tmp_path):
@@ -120,7 +130,7 @@ def test_after_sigkill_the_next_job_closes_the_runs_and_removes_the_staging_fold
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert staging.exists() and any(r.info.status == "RUNNING" for r in runs(uri, "signals"))
     again = start_smoke_job(tmp_path, "stages=[problems]")
-    assert again.wait(timeout=300) == 0, again.stderr.read()[-3000:]
+    assert again.wait(timeout=300) == 0, job_log(again)
     assert not staging.exists()
     left = [r for r in runs(uri, "signals") if r.info.status == "RUNNING"]
     assert left == []
