@@ -102,6 +102,7 @@ def test_seeding(hf):
 
 def test_temperature_zero_gives_identical_samples(hf):
     out = hf.generate([QUESTION, continuation(PARTIAL)], SamplingParams(n=3, temperature=0.0, max_tokens=8))
+    assert len(out) == 2  # the loop below checks every prompt
     for samples in out:
         assert len(samples) == 3 and len(set(samples)) == 1
 
@@ -119,6 +120,7 @@ def test_max_tokens_respected(hf, monkeypatch):
         [QUESTION, LONG_QUESTION], SamplingParams(n=3, max_tokens=5, temperature=1.0, top_p=1.0, top_k=0)
     )
     assert generated and max(generated) <= 5
+    assert [len(samples) for samples in out] == [3, 3]  # the loop below checks every sample
     for samples in out:
         for text in samples:
             assert len(hf.tokenizer.encode(text, add_special_tokens=False)) <= 5

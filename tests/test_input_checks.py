@@ -58,6 +58,9 @@ def test_known_sources_files_and_hub_sets_are_accepted(tmp_path):
     rows = [{**GOOD, "source": s} for s in ("gsm8k", "arith", "data/x.jsonl", "hf:org/set", "")]
     cfg = smoke(workspace(tmp_path), f"data.train.source={write_jsonl(tmp_path / 'p.jsonl', rows)}")
     assert data_problems(cfg) == []
+    # the same file with one unknown source is read and refused: the empty list above was a verdict
+    bad = smoke(workspace(tmp_path), f"data.train.source={write_jsonl(tmp_path / 'q.jsonl', [*rows, {**GOOD, 'source': 'gsm9k'}])}")
+    assert any("'gsm9k', which names no domain" in problem for problem in data_problems(bad))
 
 
 def test_a_folder_named_like_a_data_file_is_refused(tmp_path):
