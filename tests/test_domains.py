@@ -31,7 +31,7 @@ def test_each_output_is_graded_by_its_own_domain(monkeypatch):
         import toy_domain
     finally:
         sys.path.remove(str(TOY.parent))
-    monkeypatch.setitem(__import__("int_exp.domains", fromlist=["_REGISTRY"])._REGISTRY, "toy", toy_domain.DOMAIN)
+    monkeypatch.setitem(__import__("int_exp.domains", fromlist=["DOMAINS"]).DOMAINS.items, "toy", toy_domain.DOMAIN)
     # toy compares boxes exactly; math-verify reads 0.5 and 1/2 as equal.
     outputs = [r"\boxed{1/2}", r"\boxed{1/2}", r"\boxed{7}"]
     assert grade_by_source(outputs, ["0.5", "0.5", "7"], ["toy", "gsm8k", "toy"]) == [False, True, True]

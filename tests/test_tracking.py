@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-
 from pathlib import Path
 
 import pandas as pd
@@ -198,7 +197,7 @@ def test_checkpoints_are_logged_models_with_linked_eval_metrics_and_resolve_back
     found = mlflow.search_logged_models(experiment_ids=[tracker.experiment_id], output_format="list",
                                         order_by=[{"field_name": "metrics.arith/pass_at_1", "ascending": False}])
     assert [m.name for m in found] == ["test-train", "test-train", "base-model"]
-    best, second, base = found
+    best, second, _base = found
     assert best.params["square.power"] == "5" and second.params["square.power"] == "2"
     assert [m.value for m in best.metrics if m.key == "arith/pass_at_1"] == [0.5]
     assert {(m.dataset_name, m.dataset_digest) for m in second.metrics} == {("arith", "ddc7523b594d0dff")}
@@ -224,7 +223,7 @@ def test_small_checkpoints_are_logged_once_then_downloaded_once_from_the_registr
     from int_exp.tracking.models import folder_digest, resolve_model_uri
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    tracker, run_id, results = model_job(tmp_path, uri, power=2, max_mb=1)
+    tracker, _run_id, _results = model_job(tmp_path, uri, power=2, max_mb=1)
     model_job(tmp_path, uri, power=2, max_mb=1)  # a cache hit logs nothing again
     client = MlflowClient(uri)
     models = client.search_logged_models([tracker.experiment_id], filter_string="name = 'test-train'")

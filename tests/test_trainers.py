@@ -36,8 +36,8 @@ TOY = Path(__file__).resolve().parent / "toy_trainer"
 def toy_registered(monkeypatch):
     """Discovery as a plugin sees it: ``$INT_EXP_TRAINERS`` names the module, found on first use."""
     monkeypatch.setenv("INT_EXP_TRAINERS", "tests.toy_trainer")
-    monkeypatch.setattr(training, "_REGISTRY", {})
-    monkeypatch.setattr(training, "_DISCOVERED", False)
+    monkeypatch.setattr(training.TRAINERS, "items", {})
+    monkeypatch.setattr(training.TRAINERS, "discovered", False)
 
 
 def test_the_builtin_trainers_and_a_plugin_are_found_by_name(toy_registered):
@@ -98,7 +98,7 @@ def test_a_trainer_s_settings_are_its_section_s_schema_and_its_keys(monkeypatch)
     assert trl_settings(section, ClippedSettings) == {"learning_rate": 1e-6, "epsilon": 0.2,
                                                       "per_device_train_batch_size": 8}
 
-    monkeypatch.setitem(training._REGISTRY, "clipped", clipped_trainer())
+    monkeypatch.setitem(training.TRAINERS.items, "clipped", clipped_trainer())
     cfg = OmegaConf.create({"rl": {"trainer": "clipped"}, "sft": {"trainer": "clipped"}})
     assert trainer_reads(cfg, "rl") == ["rl.learning_rate", "rl.epsilon", "rl.per_device_batch_size", "rl.lora_r",
                                         "rl.trainer"]

@@ -12,63 +12,29 @@ other sources (local files, ``hf:`` sets) belong to :data:`DEFAULT_DOMAIN` (math
 
 from __future__ import annotations
 
-import importlib
-import os
 import pkgutil
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 
 from int_exp.domains.base import BuiltinModel, Domain, SimpleDomain
+from int_exp.runtime.plugins import PluginRegistry
 
-__all__ = ["DEFAULT_DOMAIN", "BuiltinModel", "Domain", "SimpleDomain", "all_domains", "builtin_models",
+__all__ = ["DEFAULT_DOMAIN", "DOMAINS", "BuiltinModel", "Domain", "SimpleDomain", "all_domains", "builtin_models",
            "domain_of", "get_domain", "grade_by_source", "register_domain"]
 
 DEFAULT_DOMAIN = "math"
-ENV_VAR = "INT_EXP_DOMAINS"
-ENTRY_POINT_GROUP = "int_exp.domains"
-
-_REGISTRY: dict[str, Domain] = {}
-_DISCOVERED = False
 
 
-def register_domain(domain: Domain) -> Domain:
-    """Add ``domain`` (replacing one of the same name)."""
-    if not isinstance(domain, Domain):
-        raise TypeError(f"{domain!r} does not implement int_exp.domains.base.Domain")
-    _REGISTRY[domain.name] = domain
-    return domain
+def _own_modules() -> list[str]:
+    return [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.ispkg]
 
 
-def domain_modules() -> list[str]:
-    """Where domains come from: our packages, then entry points, then ``$INT_EXP_DOMAINS``."""
-    ours = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.ispkg]
-    plugins = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    extra = [name.strip() for name in os.environ.get(ENV_VAR, "").split(",") if name.strip()]
-    return ours + plugins + extra
-
-
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    for module_name in domain_modules():
-        module = importlib.import_module(module_name)
-        if not hasattr(module, "DOMAIN"):
-            raise ImportError(f"domain module {module_name!r} defines no DOMAIN")
-        register_domain(module.DOMAIN)
-
-
-def all_domains() -> list[Domain]:
-    _discover()
-    return list(_REGISTRY.values())
-
-
-def get_domain(name: str) -> Domain:
-    _discover()
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown domain {name!r}; registered: {sorted(_REGISTRY)}")
-    return _REGISTRY[name]
+DOMAINS: PluginRegistry[Domain] = PluginRegistry(
+    "domain", Domain, "DOMAIN", env_var="INT_EXP_DOMAINS", entry_point_group="int_exp.domains",
+    own_modules=_own_modules)
+register_domain = DOMAINS.register
+domain_modules = DOMAINS.modules  # our packages, then entry points, then $INT_EXP_DOMAINS
+all_domains = DOMAINS.all
+get_domain = DOMAINS.get
 
 
 def domain_of(source: str) -> Domain:

@@ -26,66 +26,44 @@ transformers, trl, peft, datasets) happen inside the functions.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import os
 import pkgutil
-from importlib.metadata import entry_points
 
+from int_exp.runtime.plugins import PluginRegistry
 from int_exp.training.base import FunctionTrainer, LogFn, RewardFn, Trainer, settings_keys
 from int_exp.training.diagnostics import sequence_diagnostics
 from int_exp.training.grpo_trainer import run_grpo
 from int_exp.training.sft_trainer import _check_labels as _check_labels  # tests reach it here
 from int_exp.training.sft_trainer import run_sft
 
-__all__ = ["FunctionTrainer", "LogFn", "RewardFn", "Trainer", "all_trainers", "get_trainer", "register_trainer",
-           "run_grpo", "run_sft", "sequence_diagnostics", "settings_keys"]
+__all__ = [
+    "TRAINERS",
+    "FunctionTrainer",
+    "LogFn",
+    "RewardFn",
+    "Trainer",
+    "all_trainers",
+    "get_trainer",
+    "register_trainer",
+    "run_grpo",
+    "run_sft",
+    "sequence_diagnostics",
+    "settings_keys",
+]
 
-ENV_VAR = "INT_EXP_TRAINERS"
-ENTRY_POINT_GROUP = "int_exp.trainers"
-MODULE_SUFFIX = "_trainer"
 
-_REGISTRY: dict[str, Trainer] = {}
-_DISCOVERED = False
-
-
-def register_trainer(trainer: Trainer) -> Trainer:
-    """Add ``trainer`` (replacing one of the same name)."""
-    if not isinstance(trainer, Trainer):
-        raise TypeError(f"{trainer!r} does not implement int_exp.training.base.Trainer")
+def _check_settings(trainer: Trainer) -> None:
     if trainer.settings is not None and not dataclasses.is_dataclass(trainer.settings):
         raise TypeError(f"trainer {trainer.name!r}: its settings {trainer.settings!r} are no dataclass")
-    _REGISTRY[trainer.name] = trainer
-    return trainer
 
 
-def trainer_modules() -> list[str]:
-    """Where trainers come from: our ``*_trainer`` modules, then entry points, then ``$INT_EXP_TRAINERS``."""
-    ours = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name.endswith(MODULE_SUFFIX)]
-    plugins = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    extra = [name.strip() for name in os.environ.get(ENV_VAR, "").split(",") if name.strip()]
-    return ours + plugins + extra
+def _own_modules() -> list[str]:
+    return [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name.endswith("_trainer")]
 
 
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    for module_name in trainer_modules():
-        module = importlib.import_module(module_name)
-        if not hasattr(module, "TRAINER"):
-            raise ImportError(f"trainer module {module_name!r} defines no TRAINER")
-        register_trainer(module.TRAINER)
-
-
-def all_trainers() -> list[Trainer]:
-    _discover()
-    return list(_REGISTRY.values())
-
-
-def get_trainer(name: str) -> Trainer:
-    _discover()
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown trainer {name!r}; registered: {sorted(_REGISTRY)} (a plugin module is named "
-                       f"in ${ENV_VAR} or the {ENTRY_POINT_GROUP!r} entry-point group)")
-    return _REGISTRY[name]
+TRAINERS: PluginRegistry[Trainer] = PluginRegistry(
+    "trainer", Trainer, "TRAINER", env_var="INT_EXP_TRAINERS", entry_point_group="int_exp.trainers",
+    own_modules=_own_modules, check=_check_settings)
+register_trainer = TRAINERS.register
+trainer_modules = TRAINERS.modules  # our ``*_trainer`` modules, then entry points, then $INT_EXP_TRAINERS
+all_trainers = TRAINERS.all
+get_trainer = TRAINERS.get
