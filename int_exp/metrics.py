@@ -10,6 +10,12 @@ resampling problems, and seeds, with replacement. A difference between two varia
 the same problems and seeds (:func:`paired_interval`): the per-problem differences are resampled,
 which removes the problem-to-problem spread both variants share and is far tighter than two
 separate intervals.
+
+Seeds that share an upstream draw are not independent: run seeds of one base model
+(``model.sandbox.seed=1 seed=0`` and ``... seed=1``) share that model. Given ``groups`` (one label
+per seed row), the seeds are resampled in two levels: groups with replacement, then seeds within
+each drawn group. A claim then has to hold over the groups (the base models), not over the
+repeated seeds of one of them; with few groups the interval is wide, as it should be.
 """
 
 from __future__ import annotations
@@ -145,19 +151,46 @@ def _as_matrix(values) -> np.ndarray:
     return matrix
 
 
-def _resampled_means(matrix: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def _grouped_means(per_seed: np.ndarray, groups: Sequence, rng: np.random.Generator) -> np.ndarray:
+    """Resample the seeds in two levels, one resample per column of ``per_seed`` (seeds x
+    n_boot): groups with replacement, then the seeds within each drawn group with replacement."""
+    seeds, n_boot = per_seed.shape
+    if len(groups) != seeds:
+        raise ValueError(f"bootstrap: {len(groups)} group labels for {seeds} seed rows")
+    labels = list(dict.fromkeys(groups))
+    members = [np.flatnonzero([g == label for g in groups]) for label in labels]
+    if len({len(m) for m in members}) == 1:  # equal groups (a full sweep grid): all draws at once
+        table = np.stack(members)  # (groups, size)
+        picked = rng.integers(0, len(members), size=(n_boot, len(members)))
+        within = rng.integers(0, table.shape[1], size=(n_boot, *table.shape))
+        rows = table[picked[:, :, None], within].reshape(n_boot, -1)
+        return per_seed[rows, np.arange(n_boot)[:, None]].mean(axis=1)
+    means = np.empty(n_boot)
+    for b in range(n_boot):
+        rows = np.concatenate([rng.choice(members[i], size=len(members[i]))
+                               for i in rng.integers(0, len(members), size=len(members))])
+        means[b] = per_seed[rows, b].mean()
+    return means
+
+
+def _resampled_means(matrix: np.ndarray, n_boot: int, rng: np.random.Generator,
+                     groups: Sequence | None = None) -> np.ndarray:
     """The mean of ``n_boot`` resamples: problems with replacement (the same draw for every seed,
-    since seed s and seed s' evaluate the same problems), then seeds with replacement."""
+    since seed s and seed s' evaluate the same problems), then seeds with replacement (in two
+    levels when ``groups`` puts some seeds together: :func:`_grouped_means`)."""
     seeds, problems = matrix.shape
     problem_draws = rng.integers(0, problems, size=(n_boot, problems))
     per_seed = matrix[:, problem_draws].mean(axis=2)  # (seeds, n_boot)
     if seeds == 1:
         return per_seed[0]
+    if groups is not None and 1 < len(set(groups)) < seeds:
+        return _grouped_means(per_seed, groups, rng)
     seed_draws = rng.integers(0, seeds, size=(n_boot, seeds))
     return per_seed[seed_draws, np.arange(n_boot)[:, None]].mean(axis=1)
 
 
-def bootstrap_interval(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap_interval(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
+                       groups: Sequence | None = None) -> Interval:
     """Mean of per-problem values and its percentile bootstrap interval.
 
     Args:
@@ -166,24 +199,27 @@ def bootstrap_interval(values, n_boot: int = 2000, level: float = 0.95, seed: in
         n_boot: resamples.
         level: coverage of the interval.
         seed: the resampling seed (the interval is reproducible).
+        groups: one label per seed row: seeds that share an upstream draw (a base model), resampled
+            in two levels (the module doc). None: the seeds are independent.
 
     >>> iv = bootstrap_interval([0.0, 1.0] * 50)
     >>> iv.estimate, 0.39 < iv.low < 0.45, 0.55 < iv.high < 0.61
     (0.5, True, True)
     """
     matrix = _as_matrix(values)
-    means = _resampled_means(matrix, int(n_boot), np.random.default_rng(seed))
+    means = _resampled_means(matrix, int(n_boot), np.random.default_rng(seed), groups)
     alpha = (1 - level) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha])
     return Interval(float(matrix.mean()), float(low), float(high), level)
 
 
-def paired_interval(values, reference, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+def paired_interval(values, reference, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
+                    groups: Sequence | None = None) -> Interval:
     """``mean(values) - mean(reference)`` with a paired bootstrap interval.
 
     Both are ``(seeds, problems)`` on the same problems and seeds in the same order (seed s of
     both variants shares its rollouts and interventions), so the per-problem differences are
-    resampled together.
+    resampled together; ``groups`` as in :func:`bootstrap_interval`.
 
     >>> paired_interval([[0.5, 1.0]], [[0.5, 1.0]])
     Interval(estimate=0.0, low=0.0, high=0.0, level=0.95)
@@ -191,4 +227,4 @@ def paired_interval(values, reference, n_boot: int = 2000, level: float = 0.95, 
     a, b = _as_matrix(values), _as_matrix(reference)
     if a.shape != b.shape:
         raise ValueError(f"paired_interval: shapes differ ({a.shape} vs {b.shape}): pair the same problems and seeds")
-    return bootstrap_interval(a - b, n_boot=n_boot, level=level, seed=seed)
+    return bootstrap_interval(a - b, n_boot=n_boot, level=level, seed=seed, groups=groups)

@@ -188,3 +188,49 @@ def test_interval_text_and_scale():
     interval = Interval(0.5, 0.25, 0.75).scaled(100)
     assert str(interval) == "50.0 [25.0, 75.0]"
     assert Interval(-0.1, -0.2, -0.01).excludes_zero
+
+
+def base_model_grid(rng, gains, runs=3, problems=256):
+    """Paired per-problem values of a variant and its reference: ``runs`` run seeds on each base
+    model, the variant gaining ``gains[m]`` in pass rate on base model m."""
+    variant, reference, groups = [], [], []
+    for model, gain in enumerate(gains):
+        rates = rng.beta(1, 3, size=problems)
+        for _ in range(runs):
+            reference.append(rng.binomial(8, rates) / 8)
+            variant.append(rng.binomial(8, np.clip(rates + gain, 0, 1)) / 8)
+            groups.append(f"model.sandbox.seed={model}")
+    return np.array(variant), np.array(reference), groups
+
+
+def test_a_gain_on_one_base_model_of_three_is_not_separated_once_base_models_are_resampled():
+    # The 2026-12-05 sandbox sweep's shape: plain GRPO gained ~17 points on one base model of three
+    # and none on the others, with 3 run seeds each. Resampled as 9 independent replicates the
+    # interval's low end sits near 0 (above it in that sweep); resampling the base models first
+    # shows that two of the three base models gain nothing.
+    variant, reference, groups = base_model_grid(np.random.default_rng(5), [0.17, 0.0, 0.0])
+    flat = paired_interval(variant, reference, n_boot=4000)
+    nested = paired_interval(variant, reference, n_boot=4000, groups=groups)
+    assert flat.estimate == nested.estimate and 0.04 < nested.estimate < 0.08
+    assert nested.low < 0 < nested.high and nested.low < flat.low - 0.005
+    assert nested.high - nested.low > 1.3 * (flat.high - flat.low)
+
+
+def test_a_gain_on_every_base_model_stays_separated_when_base_models_are_resampled():
+    variant, reference, groups = base_model_grid(np.random.default_rng(6), [0.05, 0.06, 0.04])
+    assert paired_interval(variant, reference, n_boot=4000, groups=groups).low > 0.02
+
+
+def test_groups_of_one_seed_or_one_group_resample_as_independent_seeds():
+    variant, reference, _ = base_model_grid(np.random.default_rng(7), [0.05, 0.0, 0.1])
+    flat = paired_interval(variant, reference, n_boot=1000)
+    assert paired_interval(variant, reference, n_boot=1000, groups=list(range(9))) == flat
+    assert paired_interval(variant, reference, n_boot=1000, groups=["one"] * 9) == flat
+
+
+def test_unequal_base_model_groups_resample_and_mismatched_labels_are_refused():
+    variant, reference, groups = base_model_grid(np.random.default_rng(8), [0.1, 0.1, 0.1])
+    uneven = paired_interval(variant[:7], reference[:7], n_boot=1000, groups=groups[:7])  # 3, 3 and 1 seeds
+    assert uneven.low < uneven.estimate < uneven.high and uneven.low > 0
+    with pytest.raises(ValueError, match="2 group labels for 9 seed rows"):
+        paired_interval(variant, reference, groups=["a", "b"])

@@ -113,6 +113,30 @@ def test_base_model_seeds_are_replicates_pooled_and_paired_not_rows(tmp_path):
     assert "replicates model.sandbox.seed=0 seed=0, model.sandbox.seed=0 seed=1" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_a_gain_on_one_base_model_of_three_is_no_claim_over_base_models():
+    """Replicates of one base model share it: the comparison resamples base models, then run
+    seeds, so a gain that only one base model of three shows (the other two lose a little, as
+    model 1 did in the 2026-12-05 sandbox sweep) is not separated from 0."""
+    from int_exp.report.runs import JobRun
+    from int_exp.report.tables import compare
+
+    runs = []
+    for model_seed in (0, 1, 2):
+        for seed in (0, 1):
+            for variant, gain in (("rl_only", 0.0), ("int", 0.2 if model_seed == 0 else -0.02)):
+                rng = np.random.default_rng([model_seed, seed, len(variant)])
+                correct = rng.binomial(16, np.clip(RATES + gain, 0, 1))
+                table = pd.DataFrame({"dataset": "arith", "problem_id": [f"p{i}" for i in range(len(RATES))],
+                                      "n": 16, "correct": correct})
+                runs.append(JobRun(f"{variant}{model_seed}{seed}", variant, variant,
+                                   f"model.sandbox.seed={model_seed} seed={seed}", "g", "sandbox", "arith",
+                                   {"arith/pass_at_1": float((correct / 16).mean())}, table))
+    int_row = compare(runs, n_boot=1000).numbers.loc["int"]
+    assert int_row["seeds"] == 6
+    assert int_row["arith pass@1 vs rl_only (pp)"] == pytest.approx(16 / 3, abs=1.5)
+    assert int_row["arith pass@1 vs rl_only (pp) low"] < 0 < int_row["arith pass@1 vs rl_only (pp) high"]
+
+
 def test_the_replicate_tag_names_the_sandbox_seed_and_the_group_ignores_it():
     from hydra import compose, initialize_config_dir
 

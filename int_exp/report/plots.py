@@ -10,9 +10,10 @@ from int_exp.metrics import Interval, bootstrap_interval, per_problem_pass_at_k
 Curve = dict[int, Interval]
 
 
-def pass_at_k_curve(ns: Sequence[Sequence[int]], cs: Sequence[Sequence[int]], n_boot: int = 1000) -> Curve:
+def pass_at_k_curve(ns: Sequence[Sequence[int]], cs: Sequence[Sequence[int]], n_boot: int = 1000,
+                    groups: Sequence[str] | None = None) -> Curve:
     """pass@k for k = 1..n with its bootstrap interval; ``ns``/``cs`` are per seed, then per problem
-    (the same problems in every seed).
+    (the same problems in every seed); ``groups`` as in :func:`int_exp.metrics.bootstrap_interval`.
 
     >>> curve = pass_at_k_curve([[4, 4]], [[0, 4]])
     >>> sorted(curve), curve[1].estimate
@@ -20,7 +21,7 @@ def pass_at_k_curve(ns: Sequence[Sequence[int]], cs: Sequence[Sequence[int]], n_
     """
     n = min(min(row) for row in ns)
     return {k: bootstrap_interval([per_problem_pass_at_k(n_row, c_row, k) for n_row, c_row in zip(ns, cs)],
-                                  n_boot=n_boot)
+                                  n_boot=n_boot, groups=groups)
             for k in range(1, n + 1)}
 
 

@@ -104,6 +104,18 @@ def by_seed(runs: list[JobRun]) -> dict[str, dict[str, JobRun]]:
     return {label: dict(sorted(seeds.items())) for label, seeds in rows.items()}
 
 
+def base_draw(replicate: str) -> str:
+    """What a replicate shares with others: its seeds but the run seed (``model.sandbox.seed=1``
+    of ``model.sandbox.seed=1 seed=0``; empty for a plain ``seed=0``). The report's intervals
+    resample these groups, then the run seeds within them (:mod:`int_exp.metrics`), so a claim
+    pooled over base models has to hold over the base models.
+
+    >>> base_draw("model.sandbox.seed=1 seed=0"), base_draw("seed=2")
+    ('model.sandbox.seed=1', '')
+    """
+    return " ".join(part for part in replicate.split() if not part.startswith("seed="))
+
+
 def compare(runs: list[JobRun], references=REFERENCES, n_boot: int = 2000) -> Comparison:
     """The comparison of one comparison group's job runs."""
     rows = by_seed(runs)
@@ -111,12 +123,13 @@ def compare(runs: list[JobRun], references=REFERENCES, n_boot: int = 2000) -> Co
     numbers, curves = {}, {dataset: {} for dataset in targets}
     for label in row_order(rows):
         seeds = rows[label]
+        groups = [base_draw(seed) for seed in seeds]
         row = {"seeds": len(seeds)}
         for dataset, ks in targets.items():
             own = counts(list(seeds.values()), dataset)
             for k in ks:
                 values = [run.metrics.get(f"{dataset}/pass_at_{k}", math.nan) for run in seeds.values()]
-                interval = bootstrap_interval(pass_matrix(own[0], own[1], k), n_boot) if own else None
+                interval = bootstrap_interval(pass_matrix(own[0], own[1], k), n_boot, groups=groups) if own else None
                 put(row, f"{dataset} pass@{k} %", interval, 100 * float(np.nanmean(values)))
                 alone = [run.metrics[f"sft_eval/{dataset}/pass_at_{k}"] for run in seeds.values()
                          if f"sft_eval/{dataset}/pass_at_{k}" in run.metrics]
@@ -130,8 +143,9 @@ def compare(runs: list[JobRun], references=REFERENCES, n_boot: int = 2000) -> Co
                         put(row, f"{dataset} pass@{k} vs {reference} (pp)",
                             paired(seeds, rows[twin], dataset, k, n_boot))
             if own:
-                put(row, f"{dataset} coverage %", bootstrap_interval(np.array(own[1]) > 0, n_boot))
-                curves[dataset][label] = pass_at_k_curve(own[0], own[1], n_boot=min(n_boot, 1000))
+                put(row, f"{dataset} coverage %",
+                    bootstrap_interval(np.array(own[1]) > 0, n_boot, groups=groups))
+                curves[dataset][label] = pass_at_k_curve(own[0], own[1], n_boot=min(n_boot, 1000), groups=groups)
         for metric, column, scale in DIAGNOSTICS:
             values = [run.metrics[metric] for run in seeds.values() if metric in run.metrics]
             if values:
@@ -191,7 +205,8 @@ def paired(seeds: dict[str, JobRun], reference: dict[str, JobRun], dataset: str,
         return None
     ns, cs, _ = both
     half = len(common)
-    return paired_interval(pass_matrix(ns[:half], cs[:half], k), pass_matrix(ns[half:], cs[half:], k), n_boot)
+    return paired_interval(pass_matrix(ns[:half], cs[:half], k), pass_matrix(ns[half:], cs[half:], k), n_boot,
+                           groups=[base_draw(seed) for seed in common])
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
