@@ -66,8 +66,9 @@ def write_report(tracking_cfg: Any, out_dir: Path, parent_run_id: str | None = N
             files.append(path)
             sections.append(f"### `{table.dataset}` pass@{table.k} % per benchmark, as in the paper "
                             f"(average: unweighted over benchmarks)\n\n{to_markdown(table.text)}\n")
-    legend = ("pass@k and coverage in % with 95% bootstrap intervals over problems (and replicates: run seeds and base-model seeds); `vs` "
-              "columns: paired differences in percentage points, `*` where the interval excludes 0.\n")
+    legend = ("pass@k and coverage in % with 95% bootstrap intervals over problems and replicates (base-model seeds "
+              "resampled first, then the run seeds of each); `vs` columns: paired differences in percentage points, "
+              "`*` where the interval excludes 0.\n")
     text = "# Variant comparison\n\n" + legend + "\n" + "\n".join(sections)
     report = out_dir / "report.md"
     report.write_text(text)
