@@ -28,7 +28,7 @@ from int_exp.backends.base import SamplingParams
 from int_exp.domains.arith import verification as V
 from int_exp.domains.arith.generator import generate_problems, with_steps
 from int_exp.domains.arith.oracle import oracle_intervention
-from int_exp.domains.arith.problem import ArithProblem, format_value
+from int_exp.domains.arith.problem import ArithProblem, apply_op, format_value
 from int_exp.domains.arith.sandbox_eval import sample_solutions
 from int_exp.domains.arith.sandbox_model import (
     SANDBOX_ARITH,
@@ -87,6 +87,41 @@ def target_copy(attempt: str) -> str:
     return "\n".join(f"{i}: {step}" for i, step in enumerate(attempt.split("\n\n"), start=1))
 
 
+# JUDGE=1: the copy task also judges every copied substep on its own line, `i: <substep i> ok` or
+# `... wrong`, by local validity (the value carried from the previous substep, the problem's
+# operation and operand, the arithmetic): the judgement gets as many examples as the copy.
+JUDGE = os.environ.get("JUDGE") == "1"
+if JUDGE:
+    COPY_TURN2 = "Check every substep of the attempt ({num_steps} substeps).\n\n{numbered_attempt}"
+
+
+def locally_right(problem: ArithProblem, steps: list[str]) -> list[bool]:
+    """Whether each substep of a noisy attempt follows from the one before it and the problem."""
+    import re
+
+    verdicts, value = [], None
+    for i, step in enumerate(steps):
+        if i == 0:
+            value = int(step.removeprefix("Start: "))
+            verdicts.append(value == problem.start)
+        elif i <= problem.num_steps:
+            a, op, b, c = re.fullmatch(r"(-?\d+) (\S) (\d+) = (-?\d+)", step).groups()
+            a, b, c = int(a), int(b), int(c)
+            verdicts.append(a == value and (op, b) == tuple(problem.ops[i - 1]) and c == apply_op(a, op, b))
+            value = c
+        else:
+            verdicts.append(step == f"The answer is \\boxed{{{value}}}.")
+    return verdicts
+
+
+def copy_target(problem: ArithProblem, attempt: str) -> str:
+    if not JUDGE:
+        return target_copy(attempt)
+    steps = attempt.split("\n\n")
+    return "\n".join(f"{i}: {s} {'ok' if good else 'wrong'}"
+                     for i, (s, good) in enumerate(zip(steps, locally_right(problem, steps)), start=1))
+
+
 def target_copy_judge(problem: ArithProblem, attempt: str) -> str:
     """Probe format: ``i: <substep i> ok`` up to the first wrong substep, ``i: <substep i> wrong:
     <right step>`` there, then the block (all ``ok`` and the empty block for a right attempt).
@@ -110,14 +145,14 @@ verify, copy = [], []
 for p in train:
     attempt = p.detailed() if rng.random() < 0.1 else V.perturbed_attempt(p, rng)
     verify.append(V.encode_chat(tok, V.verification_chat(p, attempt, prompt), target_copy_judge(p, attempt)))
-    noisy = noisy_attempt(p, rng)
-    copy.append(V.encode_chat(tok, V.verification_chat(p, noisy, copy_prompt), target_copy(noisy)))
+    noisy = noisy_attempt(p, rng, rate=0.25 if JUDGE else 0.5)
+    copy.append(V.encode_chat(tok, V.verification_chat(p, noisy, copy_prompt), copy_target(p, noisy)))
 solve = [encode_example(tok, p.text, p.detailed()) for p in pretrain_problems(cfg, arith)]
 held = generate_problems(with_steps(arith, 8, 8), "test", 64)
 erng = random.Random(1)
 attempts = [V.perturbed_attempt(p, erng) for p in held]
 chats = [V.verification_chat(p, a, prompt) for p, a in zip(held, attempts)]
-copy_sources = [noisy_attempt(p, erng) for p in held[:32]]
+copy_sources = [noisy_attempt(p, erng, rate=0.25 if JUDGE else 0.5) for p in held[:32]]
 copy_chats = [V.verification_chat(p, a, copy_prompt) for p, a in zip(held, copy_sources)]
 lengths = sorted(len(i) for i, _ in verify + copy)
 print("longest", lengths[-1], "median", lengths[len(lengths) // 2], flush=True)
@@ -131,7 +166,7 @@ def evaluate(step):
         judge_proposal(o[0], oracle_intervention(p, a), len(split_steps(a)))
         for o, p, a in zip(outs, held, attempts)
     ]
-    exact = sum(o[0].strip() == target_copy(a) for o, a in zip(outs[len(chats) :], copy_sources))
+    exact = sum(o[0].strip() == copy_target(p, a) for o, p, a in zip(outs[len(chats) :], held, copy_sources))
     print(
         json.dumps(
             {
