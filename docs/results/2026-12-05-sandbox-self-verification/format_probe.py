@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 from transformers import LlamaForCausalLM
 
 from int_exp.backends.base import SamplingParams
@@ -19,7 +18,12 @@ from int_exp.domains.arith import verification as V
 from int_exp.domains.arith.generator import generate_problems, with_steps
 from int_exp.domains.arith.oracle import oracle_intervention
 from int_exp.domains.arith.sandbox_eval import sample_solutions
-from int_exp.domains.arith.sandbox_model import SANDBOX_ARITH, build_tokenizer, encode_example, pretrain_problems
+from int_exp.domains.arith.sandbox_model import (
+    SANDBOX_ARITH,
+    build_tokenizer,
+    encode_example,
+    pretrain_problems,
+)
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
 from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 from int_exp.interventions.judging import judge_proposal, summarize
