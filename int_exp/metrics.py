@@ -153,24 +153,23 @@ def _as_matrix(values) -> np.ndarray:
 
 def _grouped_means(per_seed: np.ndarray, groups: Sequence, rng: np.random.Generator) -> np.ndarray:
     """Resample the seeds in two levels, one resample per column of ``per_seed`` (seeds x
-    n_boot): groups with replacement, then the seeds within each drawn group with replacement."""
+    n_boot): groups with replacement, then the seeds within each drawn group with replacement.
+    Groups of unequal size are padded to the largest and the padding is masked out of the mean."""
     seeds, n_boot = per_seed.shape
     if len(groups) != seeds:
         raise ValueError(f"bootstrap: {len(groups)} group labels for {seeds} seed rows")
-    labels = list(dict.fromkeys(groups))
-    members = [np.flatnonzero([g == label for g in groups]) for label in labels]
-    if len({len(m) for m in members}) == 1:  # equal groups (a full sweep grid): all draws at once
-        table = np.stack(members)  # (groups, size)
-        picked = rng.integers(0, len(members), size=(n_boot, len(members)))
-        within = rng.integers(0, table.shape[1], size=(n_boot, *table.shape))
-        rows = table[picked[:, :, None], within].reshape(n_boot, -1)
-        return per_seed[rows, np.arange(n_boot)[:, None]].mean(axis=1)
-    means = np.empty(n_boot)
-    for b in range(n_boot):
-        rows = np.concatenate([rng.choice(members[i], size=len(members[i]))
-                               for i in rng.integers(0, len(members), size=len(members))])
-        means[b] = per_seed[rows, b].mean()
-    return means
+    members = [np.flatnonzero([g == label for g in groups]) for label in dict.fromkeys(groups)]
+    sizes = np.array([len(m) for m in members])
+    table = np.zeros((len(members), sizes.max()), dtype=int)  # group -> its seed rows, padded
+    for i, rows in enumerate(members):
+        table[i, : len(rows)] = rows
+    picked = rng.integers(0, len(members), size=(n_boot, len(members)))  # (n_boot, groups)
+    picked_sizes = sizes[picked][:, :, None]
+    within = (rng.random((n_boot, len(members), sizes.max())) * picked_sizes).astype(int)
+    rows = table[picked[:, :, None], within]  # (n_boot, groups, largest group)
+    keep = np.arange(sizes.max()) < picked_sizes
+    values = per_seed[rows, np.arange(n_boot)[:, None, None]]
+    return (values * keep).sum(axis=(1, 2)) / keep.sum(axis=(1, 2))
 
 
 def _resampled_means(matrix: np.ndarray, n_boot: int, rng: np.random.Generator,

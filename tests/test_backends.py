@@ -46,6 +46,7 @@ def test_import_is_light():
 def test_unknown_backend_name_lists_valid_names(tiny_model_dir):
     with pytest.raises(ValueError) as err:
         make_backend(BackendConfig(name="tgi"), str(tiny_model_dir))
+    assert {"hf", "vllm", "openai"} <= set(backend_names())  # the loop below checks every builtin
     for name in backend_names():
         assert name in str(err.value)
     assert "tgi" in str(err.value)
