@@ -6,8 +6,9 @@ character-level Llama-style LM (~1.06M parameters) is trained from scratch (``bu
 built once by the ``model`` stage and cached) on detailed solutions of problems of the arith
 ``pretrain`` split (:mod:`int_exp.domains.arith.generator`; never the train or test problems). It
 solves most easy problems and fails many hard ones (6-8 operations) the way an LLM does: a correct
-prefix, then a first wrong step (nearly always an arithmetic slip) that the arith oracle locates
-and corrects, after which a continuation often succeeds.
+prefix, then a first wrong step (mostly a misread: another operation or operand than the
+problem's; sometimes an arithmetic slip) that the arith oracle locates and corrects, after which a
+continuation often succeeds.
 
 Tokenizer. One token per character: tab, newline, printable ASCII and ``×``/``÷`` (what the arith
 checker reads), plus the special tokens ``<|pad|>``, ``<|unk|>``, ``<|system|>``, ``<|user|>``,
@@ -95,10 +96,13 @@ CHAT_TEMPLATE = (
 )
 
 # The arith operand settings the defaults are calibrated for (data.arith of experiment=sandbox):
-# values stay below 200, + and - operands and start values up to 20, multipliers 2 and 3. Wider
-# ranges (30 / 5 / 999, or ArithConfig's 99 / 9 / 9999) need far more training steps than a
-# 5-10 minute CPU build gives before the model's arithmetic is right often enough.
-SANDBOX_ARITH = {"max_operand": 20, "max_multiplier": 3, "max_value": 199, "operations": ["+", "-", "*"]}
+# values stay below 100, + and - operands and start values up to 9, multipliers 2 and 3. With
+# arithmetic this easy the model's failures on 8-operation problems are mostly reading errors (the
+# wrong operation or operand of the chain), which one corrected step fixes, as in the paper; with
+# 20 / 3 / 199 (the default until 2026-12-05) most were arithmetic slips, and neither GRPO nor InT
+# moved them on most base models (docs/results/2026-12-05-sandbox-easy-arithmetic/). Wider ranges
+# (ArithConfig's 99 / 9 / 9999) need far more training than a 5-10 minute CPU build gives.
+SANDBOX_ARITH = {"max_operand": 9, "max_multiplier": 3, "max_value": 99, "operations": ["+", "-", "*"]}
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class SandboxModelConfig:
     max_position_embeddings: int = 1280
     # Training data: problems of the arith `pretrain` split with train_min_ops..train_max_ops
     # operations; operands, operations and seed come from data.arith (calibrated with
-    # max_operand 20, max_multiplier 3, max_value 199: int_exp.domains.arith.sandbox_model.SANDBOX_ARITH).
+    # max_operand 9, max_multiplier 3, max_value 99: int_exp.domains.arith.sandbox_model.SANDBOX_ARITH).
     train_problems: int = 20000
     train_min_ops: int = 1
     train_max_ops: int = 8  # 5 (hard unseen) leaves hard at 0%: see int_exp/domains/arith/sandbox_model.py
