@@ -16,7 +16,8 @@ here() { python -c "import importlib.metadata as m; print(m.version('$1'))"; }
 pinned() { for p in "$@"; do echo "$p==$(here "$p")"; done; }
 
 # Python 3.12 wheels, each package alone (--no-deps): what the GPU machine was found to lack for
-# `python run.py` (issue 27), joblib for the sandbox's parallel launcher, and pytest for the tests.
+# `python run.py` (issue 27), joblib for the sandbox's parallel launcher, and pytest (with
+# pytest-xdist: pyproject's addopts name -n) for the tests.
 # Whatever else it has shadows nothing: --target installs only these.
 NAMES="transformers trl datasets dill multiprocess math-verify latex2sympy2_extended
     hydra-core omegaconf hydra-joblib-launcher hydra-submitit-launcher submitit joblib
@@ -25,7 +26,7 @@ NAMES="transformers trl datasets dill multiprocess math-verify latex2sympy2_exte
     fastapi starlette pydantic pydantic-core annotated-types typing-inspection
     gitpython gitdb smmap importlib-metadata opentelemetry-api opentelemetry-sdk
     opentelemetry-proto opentelemetry-semantic-conventions python-dotenv sqlparse uvicorn
-    pytest pluggy iniconfig"
+    pytest pluggy iniconfig pytest-xdist execnet"
 # shellcheck disable=SC2086  # one word per package
 mapfile -t PACKAGES < <(pinned $NAMES)
 python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

@@ -66,7 +66,7 @@ step() {
     if (( code != 0 )); then tail -n 30 "$WORK/$name.log"; fi
 }
 
-step tests "${LIMITS[0]}" env INT_EXP_TEST_DEVICE=$DEVICE python -m pytest -q -p no:cacheprovider \
+step tests "${LIMITS[0]}" env INT_EXP_TEST_DEVICE=$DEVICE python -m pytest -q -p no:cacheprovider -n 0 \
     --junitxml="$WORK/tests.xml" "${TESTS[@]}"
 step run "${LIMITS[1]}" python run.py "${ON_DEVICE[@]}" "${BUDGET[@]}" "${TRACKING[@]}" tracking.experiment=gpu_check_run
 step sweep "${LIMITS[2]}" python run.py -m variant=base,rl_only,int hydra/launcher=basic "${ON_DEVICE[@]}" \
