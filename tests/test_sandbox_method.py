@@ -3,12 +3,12 @@ trained from scratch, rollouts, interventions on unsolved problems, correctness 
 on the same unsolved problems, 256 held-out problems x 8 samples), reduced to three of its
 variants and one seed. It asserts the ordering the sandbox supports over base-model and run seeds
 (README): InT + RL above plain GRPO with a paired 95% interval above 0, plain GRPO above the base
-model, and InT's GRPO groups less often without signal. Slow: ~15 minutes on 2 cores, half of it
-building the sandbox model.
+model, and InT's GRPO groups less often without signal. Slow: 11 minutes on 2 cores
+(2026-12-05), 7 of them building the sandbox model.
 
 The second test is the issue's target for self-verification (the model proposing its own
 interventions), which the sandbox model does not reach yet: expected to fail
-(docs/results/2026-12-04-sandbox-self-verification/)."""
+(docs/results/2026-12-04-sandbox-self-verification/, 2026-12-05-sandbox-easy-arithmetic/)."""
 
 from __future__ import annotations
 
