@@ -104,7 +104,7 @@ def test_paper_experiment_has_the_papers_proposer_settings():
     assert {k: sampling[k] for k in ("temperature", "top_p", "top_k", "max_tokens")} == {
         "temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_tokens": 16384}
     sandbox = compose_cfg(["experiment=sandbox"])
-    assert sandbox.intervention.sampling.max_tokens == 320
+    assert sandbox.intervention.sampling.max_tokens == 448  # the longest log and block: ~350 characters
     assert sandbox.intervention.prompt.turn2 == sandbox.model.sandbox.prompt_turn2  # the model's own prompt
 
 

@@ -1,6 +1,7 @@
 """The sandbox model's self-verification examples (int_exp/domains/arith/verification.py) on
-scripted cases: the numbering the proposer prompt uses, the location and content of the target,
-the empty block for a correct attempt, and the loss covering only the final answer."""
+scripted cases: the numbering the proposer prompt uses, the log copied up to the first departure
+and marked there, the location and content of the block, the empty block for a correct attempt,
+the mark task's marks, and the loss covering only the final answer."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from int_exp.domains.arith.problem import ArithProblem
 from int_exp.domains.arith.settings import SandboxModelConfig
 from int_exp.domains.arith.verification import (
     EMPTY_BLOCK,
+    MARK,
     encode_chat,
+    mark_target,
+    noisy_attempt,
     perturbed_attempt,
     prompt_config,
     verification_chat,
@@ -23,6 +27,7 @@ from int_exp.domains.arith.verification import (
 )
 from int_exp.interventions import parse_intervention
 from int_exp.interventions.judging import judge_proposal
+from int_exp.interventions.prompts import number_steps
 from int_exp.interventions.steps import join_steps, split_steps
 
 # Start with 17. Add 25, then multiply by 3, then subtract 40: 42, 126, 86.
@@ -38,7 +43,17 @@ def block(text: str) -> dict:
 def test_a_slip_is_replaced_at_its_step_with_the_right_step():
     attempt = join_steps(["Start: 17", "17 + 25 = 42", "42 * 3 = 136", "136 - 40 = 96", "The answer is \\boxed{96}."])
     target = verification_target(PROBLEM, attempt)
-    assert target.split("\n")[:3] == ["1: Start: 17 ok", "2: 17 + 25 = 42 ok", "3: 42 * 3 = 126 wrong"]
+    # copied up to the departure (136 for 126: the second digit), marked there, then the block
+    assert split_steps(target)[:3] == ["**Substep 1:** Start: 17", "**Substep 2:** 17 + 25 = 42",
+                                       "**Substep 3:** 42 * 3 = 1!"]
+    assert block(target) == {"content": "42 * 3 = 126", "location": 3}
+    assert len(split_steps(target)) == 4
+
+
+def test_a_misread_operation_is_marked_at_the_operation():
+    attempt = join_steps(["Start: 17", "17 + 25 = 42", "42 - 40 = 2", "2 - 40 = 0", "The answer is \\boxed{0}."])
+    target = verification_target(PROBLEM, attempt)
+    assert split_steps(target)[2] == "**Substep 3:** 42 !"
     assert block(target) == {"content": "42 * 3 = 126", "location": 3}
 
 
@@ -47,10 +62,13 @@ def test_a_skipped_operation_is_replaced_by_the_missing_one():
     assert block(verification_target(PROBLEM, attempt)) == {"content": "42 * 3 = 126", "location": 3}
 
 
+
+
 def test_a_correct_attempt_gets_the_empty_block():
     target = verification_target(PROBLEM, PROBLEM.detailed())
-    assert target.endswith("\n" + EMPTY_BLOCK)
-    assert target.count(" ok\n") == 5 and "wrong" not in target
+    steps = PROBLEM.detailed_steps()
+    assert target == number_steps(PROBLEM.detailed()) + "\n\n" + EMPTY_BLOCK
+    assert MARK not in target
     assert block(EMPTY_BLOCK) == {"content": "", "location": 0}
 
 
@@ -61,6 +79,7 @@ def test_the_chat_numbers_the_attempt_as_the_proposer_prompt_does():
     assert turn1_answer == {"role": "assistant", "content": PROBLEM.detailed()}
     assert turn2_user["role"] == "user"
     assert "(5 substeps)" in turn2_user["content"]
+    assert number_steps(attempt) in turn2_user["content"]
     assert "**Substep 2:** 17 + 25 = 43\n\n**Substep 3:** 43 * 3 = 129" in turn2_user["content"]
     assert block(verification_target(PROBLEM, attempt)) == {"content": "17 + 25 = 42", "location": 2}
 
@@ -98,16 +117,44 @@ def test_perturbed_attempts_fail_after_a_correct_prefix_and_the_oracle_judges_th
                               len(steps)).right
 
 
-def test_examples_come_in_two_tasks_with_own_attempts_added():
+def test_noisy_attempts_are_marked_at_every_departure_and_nowhere_else():
+    rng = random.Random(3)
+    problem = ArithProblem(12, (("-", 1), ("*", 2), ("-", 16), ("-", 4), ("-", 2), ("+", 8), ("-", 6), ("*", 3)))
+    marked = 0
+    for _ in range(40):
+        attempt = noisy_attempt(problem, rng)
+        lines = split_steps(mark_target(problem, attempt))
+        steps = split_steps(attempt)
+        assert [line.replace(MARK, "") for line in lines] == split_steps(number_steps(attempt))
+        for line, step, right in zip(lines, steps, problem.detailed_steps()):
+            assert line.count(MARK) == (step != right)
+        marked += sum(MARK in line for line in lines)
+    assert 40 * 8 * 0.15 < marked < 40 * 8 * 0.45  # each operation off with probability 0.3
+
+
+def test_an_attempt_the_log_cannot_describe_gives_no_target():
+    """An extra line after a correct solution (no departure on the right steps, yet not right),
+    and an attempt that stops early (the oracle extends its last step instead)."""
+    assert verification_target(PROBLEM, PROBLEM.detailed() + "\n\n86 + 1 = 87") is None
+    assert verification_target(PROBLEM, join_steps(["Start: 17", "17 + 25 = 42"])) is None
+
+
+def test_examples_come_in_four_tasks_with_own_attempts_added():
     from int_exp.domains.arith.sandbox_model import build_tokenizer
 
     tokenizer = build_tokenizer()
     own = [(PROBLEM, join_steps(["Start: 17", "17 + 25 = 41", "41 * 3 = 123", "123 - 40 = 83",
                                  "The answer is \\boxed{83}."]))]
-    pools = verification_examples(tokenizer, [PROBLEM] * 4, own, PROMPT, random.Random(0), correct_share=0.0)
-    assert len(pools["solve_ref"]) == 4 and len(pools["verify"]) == 5
+    pools = verification_examples(tokenizer, [PROBLEM] * 4, own, PROMPT, random.Random(0), correct_share=0.0,
+                                  short_problems=[PROBLEM] * 3)
+    assert {k: len(v) for k, v in pools.items()} == {"solve_ref": 4, "verify": 5, "mark": 4, "mark_short": 3}
     ids, n_prompt = pools["solve_ref"][0]
     assert tokenizer.decode(ids[n_prompt:]) == PROBLEM.detailed() + "<|end|>"
     ids, n_prompt = pools["verify"][-1]
-    assert tokenizer.decode(ids[n_prompt:]) == ('1: Start: 17 ok\n2: 17 + 25 = 42 wrong\n'
+    assert tokenizer.decode(ids[n_prompt:]) == ('**Substep 1:** Start: 17\n\n**Substep 2:** 17 + 25 = 4!\n\n'
                                                 '<intervention>{"content": "17 + 25 = 42", "location": 2}</intervention><|end|>')
+    ids, n_prompt = pools["mark_short"][0]
+    prompt = tokenizer.decode(ids[:n_prompt])
+    assert prompt.count("<|user|>") == 1 and PROBLEM.text in prompt and "Mark the attempt (5 substeps)" in prompt
+    ids, n_prompt = pools["mark"][0]
+    assert tokenizer.decode(ids[:n_prompt]).count("<|user|>") == 2

@@ -106,7 +106,7 @@ def evaluate_verification(
                               temperature=temperature, seed=seed, bands=bands, batch_size=batch_size)
     failures = [r for r in solved["rows"] if not r["correct"]]
     problems = [parse_problem(r["problem"]) for r in failures]
-    params = SamplingParams(n=1, temperature=proposer_temperature, top_p=0.8, top_k=20, max_tokens=320, seed=seed)
+    params = SamplingParams(n=1, temperature=proposer_temperature, top_p=0.8, top_k=20, max_tokens=448, seed=seed)
     turn1 = [proposer_turn1(p.text, p.terse(), prompt) for p in problems]
     with torch_threads(thread_count()):
         answers = sample_solutions(model_dir, turn1, params, batch_size=batch_size)

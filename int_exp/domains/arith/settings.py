@@ -55,13 +55,17 @@ class SandboxModelConfig:
     # each; faster on some such CPUs, slower on others: int_exp/models/precision.py), bf16 on a
     # GPU that has it, else fp32; fp32 | bf16 force it.
     precision: str = "auto"
-    # Self-verification (int_exp.domains.arith.verification): a second phase of verify_steps
-    # steps, a verify_share of them on verification batches (the model's own failed samples on
-    # verify_own_problems pretrain problems of verify_min_ops..train_max_ops operations, and
-    # perturbed solutions), the rest on solving (with and without the reference), under a fresh
-    # warmup + cosine schedule peaking at verify_lr_scale x the learning rates. 0 steps: none.
+    # Self-verification (int_exp.domains.arith.verification): a second phase, after the solver's
+    # first: verify_pre_steps batches of short mark chats, then verify_steps batches of the
+    # proposer's chats (verify_share verification on the model's own failed samples of
+    # verify_own_problems pretrain problems of verify_min_ops..train_max_ops operations and on
+    # perturbed solutions; verify_mark_share marking; the rest solving, with and without the
+    # reference), each under a fresh warmup + cosine schedule peaking at verify_lr_scale x the
+    # learning rates. verify_steps 0: none.
     verify_steps: int = 0
-    verify_share: float = 0.75
+    verify_pre_steps: int = 600
+    verify_share: float = 0.45
+    verify_mark_share: float = 0.35
     verify_lr_scale: float = 0.5
     verify_own_problems: int = 512
     verify_min_ops: int = 5

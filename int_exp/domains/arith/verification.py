@@ -10,21 +10,29 @@ with the model's own compact prompt, ``model.sandbox.prompt_turn1`` / ``prompt_t
 ``intervention.proposer=self`` runs through the same ``propose`` and ``parse`` stages as for any
 model.
 
-Examples (:func:`verification_examples`):
+The verification log (:func:`verification_target`) copies the attempt substep by substep and
+writes :data:`MARK` just before the first character where a substep departs from the right
+step, then the block with the right step. The judgement sits where the model's own solving and
+its copy of the attempt disagree (``9 - 3 = !4``), a local decision; a verdict written after a
+copied line (``9 - 3 = 4 wrong``) was never learnt (docs/results/2026-12-05-sandbox-verification-copy/,
+and -mark/ for this format).
 
-* turn 1, *solve with the reference*: the problem and its terse reference, answered with the
-  detailed solution;
-* turn 2, *verify*: turn 1's chat with its correct detailed answer, then the numbered attempt;
-  the target is a short verification log and the oracle's block (:func:`verification_target`:
-  the first wrong step and its correction, both read by
-  :func:`~int_exp.domains.arith.oracle.diagnose`). Attempts are the
-  model's own failed samples (drawn between the two training phases) and perturbed solutions
-  (:func:`perturbed_attempt`) whose first error looks like the model's: an arithmetic slip, a
-  misread operand or a skipped operation after a correct prefix, the rest carried on from the
-  wrong value; a share of correct attempts teaches the empty block.
+Tasks (:func:`verification_examples`):
 
-The loss covers the final assistant message only (the block, or turn 1's solution): never the
-attempt, so the model is not taught to write wrong steps.
+* ``solve_ref``, turn 1: the problem and its terse reference, answered with the detailed solution;
+* ``verify``, turn 2: turn 1's chat with its correct detailed answer, then the numbered attempt;
+  attempts are the model's own failed samples (drawn between the two training phases) and
+  perturbed solutions (:func:`perturbed_attempt`) whose first error looks like the model's (most
+  often another step's operation read), the rest carried on from the wrong value; a share of
+  correct attempts teaches the empty block;
+* ``mark``, dense practice of the judgement in the same chat: every operation of the attempt off
+  with probability 0.3 and not carried on (:func:`noisy_attempt`), the whole attempt copied with
+  every departure marked (:func:`mark_target`); and ``mark_short``, the same on 2-5 operation
+  problems in one short turn, where the copy-and-mark mechanism forms cheaply before the long
+  chats.
+
+The loss covers the final assistant message only: never the attempt, so the model is not taught
+to write wrong steps.
 """
 
 from __future__ import annotations
@@ -34,11 +42,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from int_exp.domains.arith.problem import ArithProblem, apply_op, format_value
-from int_exp.interventions.steps import format_intervention, join_steps
+from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, join_steps
 
 __all__ = [
     "EMPTY_BLOCK",
+    "MARK",
     "encode_chat",
+    "mark_chat",
+    "mark_target",
+    "noisy_attempt",
     "perturbed_attempt",
     "prompt_config",
     "solve_with_reference_chat",
@@ -48,6 +60,8 @@ __all__ = [
 ]
 
 EMPTY_BLOCK = format_intervention("", 0)
+MARK = "!"  # written just before the first character where a substep departs from the right step
+MARK_TURN2 = "Mark the attempt ({num_steps} substeps).\n\n{numbered_attempt}"  # the mark tasks' turn 2
 
 
 def prompt_config(sandbox_cfg: Any) -> dict[str, Any]:
@@ -73,47 +87,105 @@ def _chain(values_from: int, ops: Sequence[tuple[str, int]]) -> list[str]:
     return steps + [f"The answer is \\boxed{{{format_value(value)}}}."]
 
 
+def _wrong_step(problem: ArithProblem, i: int, value: int, rng: random.Random) -> str:
+    """Operation ``i`` (0-based) applied to ``value`` the way the model gets it wrong: most often
+    another step's operation read in its place, else an operand or the operation off, or a slip
+    in the result (the sandbox model's failures are mostly misreads: docs/results/2026-12-05-*)."""
+    op, operand = problem.ops[i]
+    kind = rng.choices(["other", "operand", "op", "slip"], weights=[4, 2, 1, 2])[0]
+    others = [o for o in problem.ops if o != (op, operand)]
+    if kind == "other" and others:
+        op, operand = rng.choice(others)
+    elif kind == "operand":
+        operand = max(1, operand + rng.choice([-2, -1, 1, 2]))
+    elif kind == "op":
+        op = rng.choice([o for o in "+-*" if o != op])
+        operand = min(operand, 3) if op == "*" else operand
+    result = apply_op(value, op, operand)
+    if kind == "slip" or (op, operand) == problem.ops[i] or result < 0:
+        op, operand = problem.ops[i]
+        result = _slip(rng, apply_op(value, op, operand))
+    return f"{format_value(value)} {op} {operand} = {format_value(result)}"
+
+
+def _result(step: str) -> int:
+    return int(step.rsplit("= ", 1)[1])
+
+
 def perturbed_attempt(problem: ArithProblem, rng: random.Random) -> str:
     """A detailed attempt at ``problem`` that is right up to one operation, then wrong there
-    (a slip in the result, a misread operand, or the operation skipped) and carried on
-    consistently from the wrong value, as the model's own failures are."""
+    (:func:`_wrong_step`, or the operation skipped) and carried on consistently from the wrong
+    value, as the model's own failures are."""
     i = rng.randrange(problem.num_steps)
-    values = problem.values
-    op, operand = problem.ops[i]
+    value = problem.values[i]
     prefix = [problem.start_step(), *(problem.op_step(j) for j in range(i))]
-    kind = rng.choices(["slip", "operand", "skip"], weights=[8, 1, 1])[0]
-    if kind == "skip" and i + 1 < problem.num_steps:
-        return join_steps(prefix + _chain(values[i], problem.ops[i + 1 :]))
-    if kind == "operand":
-        wrong = operand + rng.choice([-1, 1])
-        if wrong >= (2 if op in "*/" else 1) and wrong != operand:
-            return join_steps(prefix + _chain(values[i], ((op, wrong), *problem.ops[i + 1 :])))
-    result = _slip(rng, values[i + 1])
-    step = f"{format_value(values[i])} {op} {operand} = {format_value(result)}"
-    return join_steps([*prefix, step, *_chain(result, problem.ops[i + 1 :])])
+    if rng.random() < 0.15 and i + 1 < problem.num_steps:
+        return join_steps(prefix + _chain(value, problem.ops[i + 1 :]))
+    step = _wrong_step(problem, i, value, rng)
+    return join_steps([*prefix, step, *_chain(_result(step), problem.ops[i + 1 :])])
 
 
-def verification_target(problem: ArithProblem, attempt: str) -> str:
-    """What the verifier should write for ``attempt``: a compact verification log, then the block.
+def noisy_attempt(problem: ArithProblem, rng: random.Random, rate: float = 0.3) -> str:
+    """The mark tasks' attempt: each operation wrong (:func:`_wrong_step`) with probability
+    ``rate``, independently and not carried on, so most examples hold several departures."""
+    steps = [problem.start_step()]
+    for i in range(problem.num_steps):
+        wrong = rng.random() < rate
+        steps.append(_wrong_step(problem, i, problem.values[i], rng) if wrong else problem.op_step(i))
+    return join_steps([*steps, f"The answer is \\boxed{{{format_value(problem.answer)}}}."])
 
-    The log has a line per substep up to the first wrong one (the paper's "verification log"):
-    ``i: <the right step i> ok`` while the attempt agrees, then ``i: <the replacement> wrong``;
-    the block holds that replacement and location (the oracle's, :func:`~.oracle.diagnose`).
-    Every line is local work (the right step is the next one of turn 1's solution, compared
-    with substep i), which a 1M-parameter model can learn. A correct attempt: every line ``ok``
-    and :data:`EMPTY_BLOCK`.
+
+def _departure(mine: str, right: str) -> int | None:
+    """Index of the first character where ``mine`` departs from ``right`` (None: the same)."""
+    if mine == right:
+        return None
+    return next((j for j, (a, b) in enumerate(zip(mine, right)) if a != b), min(len(mine), len(right)))
+
+
+def _substep(i: int, text: str) -> str:
+    """A line of the log, numbered exactly as the prompt numbers the attempt
+    (:func:`int_exp.interventions.prompts.number_steps`): the header the model writes is the one
+    it looks up, so copying substep i is a plain lookup."""
+    return f"**Substep {i}:** {text}"
+
+
+def mark_target(problem: ArithProblem, attempt: str) -> str:
+    """The mark tasks' target: the numbered attempt, :data:`MARK` before the first character
+    where each substep departs from the right step."""
+    right, lines = problem.detailed_steps(), []
+    for i, step in enumerate(attempt.split("\n\n"), start=1):
+        j = _departure(step, right[i - 1]) if i <= len(right) else 0
+        lines.append(_substep(i, step if j is None else step[:j] + MARK + step[j:]))
+    return STEP_SEPARATOR.join(lines)
+
+
+def verification_target(problem: ArithProblem, attempt: str) -> str | None:
+    """What the verifier should write for ``attempt``: the verification log, then the block.
+
+    The log copies the numbered attempt (``**Substep i:** ...``) up to the first substep that
+    departs from the right step, which it cuts at the departure with :data:`MARK`; the block replaces
+    that substep with the right step (the oracle's content and location,
+    :func:`~.oracle.diagnose`). A correct attempt: every substep copied and :data:`EMPTY_BLOCK`.
+    None where the first departure is not the oracle's first error (an attempt the log cannot
+    describe: never for perturbed attempts).
     """
     from int_exp.domains.arith.oracle import diagnose
 
-    right = problem.detailed_steps()
+    right, mine = problem.detailed_steps(), attempt.split("\n\n")
     diagnosis = diagnose(problem, attempt)
-    if diagnosis.step is None or diagnosis.fix_content is None:
-        lines = [f"{i}: {step} ok" for i, step in enumerate(right, start=1)]
-        return "\n".join([*lines, EMPTY_BLOCK])
-    location = diagnosis.fix_location
-    lines = [f"{i}: {right[i - 1] if i <= len(right) else '?'} ok" for i in range(1, location)]
-    lines.append(f"{location}: {diagnosis.fix_content} wrong")
-    return "\n".join([*lines, format_intervention(diagnosis.fix_content, location)])
+    lines = []
+    for i, step in enumerate(right, start=1):
+        theirs = mine[i - 1] if i <= len(mine) else ""
+        j = _departure(theirs, step)
+        if j is not None:
+            if diagnosis.fix_location != i or diagnosis.fix_content is None:
+                return None
+            block = format_intervention(diagnosis.fix_content, i)
+            return STEP_SEPARATOR.join([*lines, _substep(i, theirs[:j] + MARK), block])
+        lines.append(_substep(i, theirs))
+    if len(mine) > len(right) or diagnosis.fix_content is not None:
+        return None
+    return STEP_SEPARATOR.join([*lines, EMPTY_BLOCK])
 
 
 def solve_with_reference_chat(problem: ArithProblem, prompt: dict[str, Any]) -> list[dict]:
@@ -133,6 +205,15 @@ def verification_chat(problem: ArithProblem, attempt: str, prompt: dict[str, Any
     return messages
 
 
+def mark_chat(problem: ArithProblem, attempt: str, prompt: dict[str, Any], *, short: bool = False) -> list[dict]:
+    """The mark task's chat: :func:`verification_chat` asking to mark (:data:`MARK_TURN2`), or,
+    ``short``, one user turn with the problem and the numbered attempt."""
+    messages = verification_chat(problem, attempt, {**prompt, "turn2": MARK_TURN2})
+    if not short:
+        return messages
+    return [{"role": "user", "content": problem.text + "\n" + messages[-1]["content"]}]
+
+
 def encode_chat(tokenizer: Any, messages: list[dict], completion: str) -> tuple[list[int], int]:
     """Token ids of ``messages`` + the assistant's ``completion`` and its end, and the length of
     the prompt (the loss covers the rest), rendered exactly as the generation backends do."""
@@ -149,40 +230,31 @@ def verification_examples(
     prompt: dict[str, Any],
     rng: random.Random,
     *,
+    short_problems: Sequence[ArithProblem] = (),
     correct_share: float = 0.1,
 ) -> dict[str, list[tuple[list[int], int]]]:
-    """The second phase's examples by task: ``solve_ref`` (turn 1) and ``verify`` (turn 2).
+    """The second phase's examples by task: ``solve_ref``, ``verify``, ``mark`` and ``mark_short``.
 
-    ``problems`` each give a turn-1 example and a verification example with a perturbed attempt
-    (a correct one for ``correct_share`` of them); ``own_attempts`` (the model's failed samples)
-    each give a verification example too.
+    ``problems`` each give a turn-1 example, a verification example with a perturbed attempt (a
+    correct one for ``correct_share`` of them) and a mark example; ``own_attempts`` (the model's
+    failed samples) each give a verification example where the log can describe them;
+    ``short_problems`` each give a short mark example.
     """
-    solve_ref, verify = [], []
+    pools: dict[str, list[tuple[list[int], int]]] = {"solve_ref": [], "verify": [], "mark": [], "mark_short": []}
     for problem in problems:
-        solve_ref.append(encode_chat(tokenizer, solve_with_reference_chat(problem, prompt), problem.detailed()))
+        pools["solve_ref"].append(encode_chat(tokenizer, solve_with_reference_chat(problem, prompt), problem.detailed()))
         attempt = problem.detailed() if rng.random() < correct_share else perturbed_attempt(problem, rng)
-        verify.append(encode_chat(tokenizer, verification_chat(problem, attempt, prompt),
-                                  verification_target(problem, attempt)))
+        target = verification_target(problem, attempt)
+        if target is not None:
+            pools["verify"].append(encode_chat(tokenizer, verification_chat(problem, attempt, prompt), target))
+        noisy = noisy_attempt(problem, rng)
+        pools["mark"].append(encode_chat(tokenizer, mark_chat(problem, noisy, prompt), mark_target(problem, noisy)))
     for problem, attempt in own_attempts:
-        verify.append(encode_chat(tokenizer, verification_chat(problem, attempt, prompt),
-                                  verification_target(problem, attempt)))
-    return {"solve_ref": solve_ref, "verify": verify}
-
-
-def target_pair(problem: ArithProblem, attempt: str) -> str:
-    """Probe format: ``i: <attempt's substep i> | <right step i> ok|wrong`` up to the first wrong
-    substep, then the block: the comparison is between two strings on one line."""
-    from int_exp.domains.arith.oracle import diagnose
-
-    right = problem.detailed_steps()
-    steps = attempt.split("\n\n")
-    diagnosis = diagnose(problem, attempt)
-    last = len(right) if diagnosis.fix_content is None else diagnosis.fix_location
-    lines = []
-    for i in range(1, last + 1):
-        mine = steps[i - 1] if i <= len(steps) else "-"
-        wrong = diagnosis.fix_content is not None and i == last
-        good = diagnosis.fix_content if wrong else (right[i - 1] if i <= len(right) else "-")
-        lines.append(f"{i}: {mine} | {good} {'wrong' if wrong else 'ok'}")
-    block = EMPTY_BLOCK if diagnosis.fix_content is None else format_intervention(diagnosis.fix_content, last)
-    return "\n".join([*lines, block])
+        target = verification_target(problem, attempt)
+        if target is not None:
+            pools["verify"].append(encode_chat(tokenizer, verification_chat(problem, attempt, prompt), target))
+    for problem in short_problems:
+        noisy = noisy_attempt(problem, rng)
+        pools["mark_short"].append(encode_chat(tokenizer, mark_chat(problem, noisy, prompt, short=True),
+                                               mark_target(problem, noisy)))
+    return pools

@@ -1,12 +1,9 @@
 """The sandbox build's second phase: the trained solver learns the proposer's two turns
-(:mod:`int_exp.domains.arith.verification`) while it keeps solving (``model.sandbox.verify_steps``;
-off by default: docs/results/2026-12-04-sandbox-self-verification/).
+(:mod:`int_exp.domains.arith.verification`) while it keeps solving (``model.sandbox.verify_steps``).
 
 Its attempts are the model's own failed samples (:func:`own_attempts`, drawn once after the first
 phase) and perturbed solutions of pretrain problems of ``verify_min_ops..train_max_ops``
-operations; batches hold one task each (verification with probability ``verify_share``, else
-solving, 40% of it with the reference), under a fresh warmup + cosine schedule peaking at
-``verify_lr_scale`` x the first phase's learning rates.
+operations; batches hold one task each (:func:`fit_verification`).
 """
 
 from __future__ import annotations
@@ -42,34 +39,17 @@ def own_attempts(cfg: Any, arith_cfg: Any, model_dir: Path) -> list[tuple[Any, s
             if check_solution(p, text)[0] is not None]
 
 
-def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve: list[tuple[list[int], int]],
-                      device: str, model_dir: Path, bf16: bool) -> dict[str, Any]:
-    """The second phase: teach the trained solver the proposer's two turns
-    (:mod:`int_exp.domains.arith.verification`) while it keeps solving. Returns its statistics."""
-
-    t0 = time.perf_counter()
-    own = own_attempts(cfg, arith_cfg, model_dir)
-    sample_seconds = time.perf_counter() - t0
-    steps = int(cfg.verify_steps)
-    rng = random.Random(f"int-exp/sandbox/verify/{int(cfg.seed)}")
-    n_synthetic = steps * int(cfg.batch_size) // 2
-    problems = generate_problems(with_steps(arith_cfg, cfg.verify_min_ops, cfg.train_max_ops), "pretrain", n_synthetic)
-    pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng)
-    pools["solve"] = solve
-    share = float(cfg.verify_share)
-    weights = {"verify": share, "solve_ref": (1 - share) * 0.4, "solve": (1 - share) * 0.6}
-    longest = max(len(ids) for ids, _ in pools["verify"])
-    if longest > cfg.max_position_embeddings:
-        raise ValueError(f"model.sandbox: a verification sequence has {longest} tokens > max_position_embeddings")
+def _train_mix(cfg: Any, model: Any, pools: dict[str, list], weights: dict[str, float], steps: int,
+               rng: random.Random, pad_id: int, device: str, bf16: bool, desc: str) -> dict[str, float]:
+    """``steps`` batches, each of one task drawn by ``weights``, under a fresh warmup + cosine
+    schedule peaking at ``verify_lr_scale`` x the first phase's rates. Returns each task's mean
+    loss over its last 20 batches."""
     from tqdm.auto import tqdm
 
-    model.to(device).train()
     optimizers = make_optimizers(cfg, model, steps=steps, scale=float(cfg.verify_lr_scale))
     queues: dict[str, list[list[int]]] = {kind: [] for kind in weights}
     losses: dict[str, list[float]] = {kind: [] for kind in weights}
-    pad_id = tokenizer.pad_token_id
-    for _ in tqdm(range(steps), desc="sandbox: verification training", unit="step", dynamic_ncols=True,
-                  mininterval=2.0):
+    for _ in tqdm(range(steps), desc=desc, unit="step", dynamic_ncols=True, mininterval=2.0):
         kind = rng.choices(list(weights), weights=list(weights.values()))[0]
         if not queues[kind]:
             queues[kind] = length_batches([len(ids) for ids, _ in pools[kind]], int(cfg.batch_size), rng=rng)
@@ -77,7 +57,44 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
         losses[kind].append(train_step(model, optimizers, batch_tensors(batch, pad_id), device, bf16))
         if not int(cfg.num_threads):
             threads.rebalance()
+    return {k: round(sum(v[-20:]) / max(1, len(v[-20:])), 4) for k, v in losses.items()}
+
+
+def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve: list[tuple[list[int], int]],
+                      device: str, model_dir: Path, bf16: bool) -> dict[str, Any]:
+    """The second phase: teach the trained solver the proposer's two turns
+    (:mod:`int_exp.domains.arith.verification`) while it keeps solving. First
+    ``verify_pre_steps`` batches of short mark chats (80%) and solving, where copying and
+    marking form cheaply; then ``verify_steps`` batches of the long chats: ``verify_share``
+    verification, ``verify_mark_share`` marking, the rest solving (40% of it with the
+    reference). Returns its statistics."""
+
+    t0 = time.perf_counter()
+    own = own_attempts(cfg, arith_cfg, model_dir)
+    sample_seconds = time.perf_counter() - t0
+    steps, pre_steps = int(cfg.verify_steps), int(cfg.verify_pre_steps)
+    rng = random.Random(f"int-exp/sandbox/verify/{int(cfg.seed)}")
+    problems = generate_problems(with_steps(arith_cfg, cfg.verify_min_ops, cfg.train_max_ops), "pretrain",
+                                 steps * int(cfg.batch_size) // 2)
+    short = generate_problems(with_steps(arith_cfg, 2, 5), "pretrain", pre_steps * int(cfg.batch_size))
+    pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng, short_problems=short)
+    pools["solve"] = solve
+    longest = max(len(ids) for kind in ("verify", "mark") for ids, _ in pools[kind])
+    if longest > cfg.max_position_embeddings:
+        raise ValueError(f"model.sandbox: a verification sequence has {longest} tokens > max_position_embeddings")
+    solving = 1 - float(cfg.verify_share) - float(cfg.verify_mark_share)
+    if solving < 0:
+        raise ValueError("model.sandbox: verify_share + verify_mark_share must be at most 1, got "
+                         f"{cfg.verify_share} + {cfg.verify_mark_share}")
+    model.to(device).train()
+    loss_last = {}
+    if pre_steps:
+        loss_last["short"] = _train_mix(cfg, model, pools, {"mark_short": 0.8, "solve": 0.2}, pre_steps, rng,
+                                        tokenizer.pad_token_id, device, bf16, "sandbox: short mark chats")
+    weights = {"verify": float(cfg.verify_share), "mark": float(cfg.verify_mark_share),
+               "solve_ref": solving * 0.4, "solve": solving * 0.6}
+    loss_last["long"] = _train_mix(cfg, model, pools, weights, steps, rng, tokenizer.pad_token_id, device, bf16,
+                                   "sandbox: verification training")
     model.eval()
-    return {"own_failures": len(own), "examples": {k: len(v) for k, v in pools.items()},
-            "loss_last": {k: sum(v[-20:]) / max(1, len(v[-20:])) for k, v in losses.items()},
+    return {"own_failures": len(own), "examples": {k: len(v) for k, v in pools.items()}, "loss_last": loss_last,
             "sample_seconds": round(sample_seconds, 1), "seconds": round(time.perf_counter() - t0, 1)}
