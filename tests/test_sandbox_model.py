@@ -243,7 +243,7 @@ def test_the_verification_phase_trains_on_own_failures_and_both_turns(tmp_path):
     assert stats["examples"]["solve_ref"] == stats["examples"]["mark"] == 6 * 8 // 2
     # own failures join where the log can describe them (nearly all do)
     assert 6 * 8 // 2 <= stats["examples"]["verify"] <= 6 * 8 // 2 + stats["own_failures"]
-    assert stats["examples"]["mark_short"] == 3 * 8  # verify_pre_steps x batch short mark chats
+    assert stats["examples"]["mark_short"] == stats["examples"]["copy_short"] == 3 * 8  # verify_pre_steps x batch
     assert stats["examples"]["solve"] == 64
     assert set(stats["loss_last"]) == {"short", "long"}
     assert set(stats["loss_last"]["long"]) == {"verify", "mark", "solve_ref", "solve"}

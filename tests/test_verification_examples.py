@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from int_exp.domains.arith.problem import ArithProblem
+from int_exp.domains.arith.problem import ArithProblem, apply_op
 from int_exp.domains.arith.settings import SandboxModelConfig
 from int_exp.domains.arith.verification import (
     EMPTY_BLOCK,
@@ -117,17 +117,31 @@ def test_perturbed_attempts_fail_after_a_correct_prefix_and_the_oracle_judges_th
                               len(steps)).right
 
 
-def test_noisy_attempts_are_marked_at_every_departure_and_nowhere_else():
+def test_the_mark_task_marks_each_step_that_does_not_follow_from_the_one_before():
+    attempt = join_steps(["Start: 17", "17 + 25 = 43", "43 * 2 = 86", "86 - 40 = 46", "The answer is \\boxed{45}."])
+    assert split_steps(mark_target(PROBLEM, attempt)) == [
+        "**Substep 1:** Start: 17",
+        "**Substep 2:** 17 + 25 = 4!3",  # a slip
+        "**Substep 3:** 43 * !2 = 86",  # carried on from 43 (no mark there), the operand misread
+        "**Substep 4:** 86 - 40 = 46",
+        "**Substep 5:** The answer is \\boxed{4!5}.",
+    ]
+
+
+def test_noisy_attempts_carry_their_errors_on_and_are_marked_where_they_depart():
     rng = random.Random(3)
     problem = ArithProblem(12, (("-", 1), ("*", 2), ("-", 16), ("-", 4), ("-", 2), ("+", 8), ("-", 6), ("*", 3)))
     marked = 0
     for _ in range(40):
         attempt = noisy_attempt(problem, rng)
-        lines = split_steps(mark_target(problem, attempt))
         steps = split_steps(attempt)
+        lines = split_steps(mark_target(problem, attempt))
         assert [line.replace(MARK, "") for line in lines] == split_steps(number_steps(attempt))
-        for line, step, right in zip(lines, steps, problem.detailed_steps()):
-            assert line.count(MARK) == (step != right)
+        for i, (op, operand) in enumerate(problem.ops, start=1):
+            carried = int(steps[i - 1].split()[-1])  # "Start: 12" or "... = 12"
+            assert steps[i].startswith(f"{carried} ")  # errors are carried on
+            assert lines[i].count(MARK) == (steps[i] != f"{carried} {op} {operand} = {apply_op(carried, op, operand)}")
+        assert MARK not in lines[0] and MARK not in lines[-1]  # the start and the answer follow
         marked += sum(MARK in line for line in lines)
     assert 40 * 8 * 0.15 < marked < 40 * 8 * 0.45  # each operation off with probability 0.3
 
@@ -139,7 +153,7 @@ def test_an_attempt_the_log_cannot_describe_gives_no_target():
     assert verification_target(PROBLEM, join_steps(["Start: 17", "17 + 25 = 42"])) is None
 
 
-def test_examples_come_in_four_tasks_with_own_attempts_added():
+def test_examples_come_in_five_tasks_with_own_attempts_added():
     from int_exp.domains.arith.sandbox_model import build_tokenizer
 
     tokenizer = build_tokenizer()
@@ -147,7 +161,8 @@ def test_examples_come_in_four_tasks_with_own_attempts_added():
                                  "The answer is \\boxed{83}."]))]
     pools = verification_examples(tokenizer, [PROBLEM] * 4, own, PROMPT, random.Random(0), correct_share=0.0,
                                   short_problems=[PROBLEM] * 3)
-    assert {k: len(v) for k, v in pools.items()} == {"solve_ref": 4, "verify": 5, "mark": 4, "mark_short": 3}
+    assert {k: len(v) for k, v in pools.items()} == {"solve_ref": 4, "verify": 5, "mark": 4, "mark_short": 3,
+                                                       "copy_short": 3}
     ids, n_prompt = pools["solve_ref"][0]
     assert tokenizer.decode(ids[n_prompt:]) == PROBLEM.detailed() + "<|end|>"
     ids, n_prompt = pools["verify"][-1]
@@ -158,3 +173,7 @@ def test_examples_come_in_four_tasks_with_own_attempts_added():
     assert prompt.count("<|user|>") == 1 and PROBLEM.text in prompt and "Mark the attempt (5 substeps)" in prompt
     ids, n_prompt = pools["mark"][0]
     assert tokenizer.decode(ids[:n_prompt]).count("<|user|>") == 2
+    ids, n_prompt = pools["copy_short"][0]
+    prompt, target = tokenizer.decode(ids[:n_prompt]), tokenizer.decode(ids[n_prompt:])
+    assert PROBLEM.text not in prompt and prompt.startswith("<|user|>Copy the attempt (5 substeps).")
+    assert target.removesuffix("<|end|>") in prompt and target.startswith("**Substep 1:** Start: 17")

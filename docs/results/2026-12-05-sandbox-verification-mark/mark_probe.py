@@ -10,9 +10,10 @@
 #           target: every substep copied, `!` before its first departing character;
 #   verify: the real task, in the proposer's exact chat: the substeps copied up to the first
 #           departure, `!`, then the block.
-# PRE_STEPS short single-turn mark chats (problem + 2-5 operation attempt) come first.
+# PRE_STEPS short single-turn chats come first: mark (problem + 2-5 operation attempt) and, a
+# COPY_SHARE of them, copy (the numbered attempt alone, half its operations off).
 #   python docs/results/2026-12-05-sandbox-verification-mark/mark_probe.py MODEL_DIR STEPS VERIFY MARK LR_SCALE
-# Env: PRE_STEPS (300), EVAL_EVERY (200), OUT.
+# Env: PRE_STEPS (300), COPY_SHARE (0.4), EVAL_EVERY (200), OUT.
 import json
 import os
 import random
@@ -37,6 +38,7 @@ from int_exp.domains.arith.sandbox_model import (
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
 from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 from int_exp.interventions.judging import judge_proposal, summarize
+from int_exp.interventions.prompts import number_steps
 from int_exp.interventions.steps import split_steps
 from int_exp.models.batching import length_batches
 
@@ -44,6 +46,7 @@ src, steps = sys.argv[1], int(sys.argv[2])
 share_verify, share_mark, lr_scale = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 EVAL_EVERY = int(os.environ.get("EVAL_EVERY", "200"))
 PRE_STEPS = int(os.environ.get("PRE_STEPS", "300"))
+COPY_SHARE = float(os.environ.get("COPY_SHARE", "0.4"))  # of the short batches: copy (no problem shown)
 out = Path(os.environ.get("OUT", f"/tmp/vprobe/mark-{steps}-{share_verify}-{share_mark}-{lr_scale}"))
 shutil.rmtree(out, ignore_errors=True)
 shutil.copytree(src, out)
@@ -109,13 +112,15 @@ t0 = time.time()
 if PRE_STEPS:
     short = generate_problems(with_steps(arith, 2, 5), "pretrain", PRE_STEPS * 16)
     pre = {"mark": [V.encode_chat(tok, short_chat(p, a), mark_target(p, a)) for p in short for a in [noisy(p, rng)]],
+           "copy": [V.encode_chat(tok, V.copy_chat(a), number_steps(a)) for p in short for a in [noisy(p, rng, 0.5)]],
            "solve": solve}
+    pre_weights = {"copy": COPY_SHARE, "mark": 0.8 - COPY_SHARE, "solve": 0.2}
     held_short = generate_problems(with_steps(arith, 5, 5), "test", 48)
     short_sources = [noisy(p, erng) for p in held_short]
     opts = make_optimizers(cfg, model, steps=PRE_STEPS, scale=lr_scale)
     queues = {k: [] for k in pre}
     for step in range(1, PRE_STEPS + 1):
-        kind = "mark" if rng.random() < 0.8 else "solve"
+        kind = rng.choices(list(pre_weights), weights=list(pre_weights.values()))[0]
         if not queues[kind]:
             queues[kind] = length_batches([len(i) for i, _ in pre[kind]], 16, rng=rng)
         batch = [pre[kind][i] for i in queues[kind].pop()]
@@ -125,7 +130,7 @@ if PRE_STEPS:
     model.eval()
     model.save_pretrained(out)
     souts = sample_solutions(out, [short_chat(p, a) for p, a in zip(held_short, short_sources)],
-                             SamplingParams(n=1, temperature=0.0, max_tokens=200, seed=0), batch_size=48)
+                             SamplingParams(n=1, temperature=0.0, max_tokens=400, seed=0), batch_size=48)
     lines = [(g, w) for o, p, a in zip(souts, held_short, short_sources)
              for g, w in zip(o[0].strip().split(SEP), mark_target(p, a).split(SEP))]
     bad = [(g, w) for g, w in lines if MARK in w]

@@ -26,10 +26,12 @@ Tasks (:func:`verification_examples`):
   often another step's operation read), the rest carried on from the wrong value; a share of
   correct attempts teaches the empty block;
 * ``mark``, dense practice of the judgement in the same chat: every operation of the attempt off
-  with probability 0.3 and not carried on (:func:`noisy_attempt`), the whole attempt copied with
-  every departure marked (:func:`mark_target`); and ``mark_short``, the same on 2-5 operation
-  problems in one short turn, where the copy-and-mark mechanism forms cheaply before the long
-  chats.
+  with probability 0.3 and carried on (:func:`noisy_attempt`), the whole attempt copied with
+  every local departure marked (:func:`mark_target`); and ``mark_short``, the same on 2-5
+  operation problems in one short turn;
+* ``copy_short``: the numbered attempt (half its operations off) copied, with no problem shown
+  (:func:`copy_chat`). Without it the model writes what its solver would write instead of the
+  attempt; copying forms cheaply on short chats, then carries over to the long ones.
 
 The loss covers the final assistant message only: never the attempt, so the model is not taught
 to write wrong steps.
@@ -42,11 +44,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from int_exp.domains.arith.problem import ArithProblem, apply_op, format_value
-from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, join_steps
+from int_exp.interventions.prompts import number_steps
+from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, join_steps, split_steps
 
 __all__ = [
     "EMPTY_BLOCK",
     "MARK",
+    "copy_chat",
     "encode_chat",
     "mark_chat",
     "mark_target",
@@ -62,6 +66,7 @@ __all__ = [
 EMPTY_BLOCK = format_intervention("", 0)
 MARK = "!"  # written just before the first character where a substep departs from the right step
 MARK_TURN2 = "Mark the attempt ({num_steps} substeps).\n\n{numbered_attempt}"  # the mark tasks' turn 2
+COPY_TURN2 = "Copy the attempt ({num_steps} substeps).\n\n{numbered_attempt}"  # the copy task's only turn
 
 
 def prompt_config(sandbox_cfg: Any) -> dict[str, Any]:
@@ -127,12 +132,22 @@ def perturbed_attempt(problem: ArithProblem, rng: random.Random) -> str:
 
 def noisy_attempt(problem: ArithProblem, rng: random.Random, rate: float = 0.3) -> str:
     """The mark tasks' attempt: each operation wrong (:func:`_wrong_step`) with probability
-    ``rate``, independently and not carried on, so most examples hold several departures."""
-    steps = [problem.start_step()]
-    for i in range(problem.num_steps):
-        wrong = rng.random() < rate
-        steps.append(_wrong_step(problem, i, problem.values[i], rng) if wrong else problem.op_step(i))
-    return join_steps([*steps, f"The answer is \\boxed{{{format_value(problem.answer)}}}."])
+    ``rate``, independently, and carried on from the value written, as the model's attempts are:
+    most examples hold several wrong steps, each locally wrong (:func:`mark_target`). Drawn again
+    while a value goes below zero (the model has never seen one)."""
+    for _ in range(50):
+        steps, value = [problem.start_step()], problem.start
+        for i in range(problem.num_steps):
+            step = _wrong_step(problem, i, value, rng) if rng.random() < rate else _step(value, *problem.ops[i])
+            steps.append(step)
+            value = _result(step)
+        if all(_result(step) >= 0 for step in steps[1:]):
+            break
+    return join_steps([*steps, f"The answer is \\boxed{{{format_value(value)}}}."])
+
+
+def _step(value: int, op: str, operand: int) -> str:
+    return f"{format_value(value)} {op} {operand} = {format_value(apply_op(value, op, operand))}"
 
 
 def _departure(mine: str, right: str) -> int | None:
@@ -151,11 +166,19 @@ def _substep(i: int, text: str) -> str:
 
 def mark_target(problem: ArithProblem, attempt: str) -> str:
     """The mark tasks' target: the numbered attempt, :data:`MARK` before the first character
-    where each substep departs from the right step."""
-    right, lines = problem.detailed_steps(), []
-    for i, step in enumerate(attempt.split("\n\n"), start=1):
-        j = _departure(step, right[i - 1]) if i <= len(right) else 0
+    where each substep departs from the step that should follow the one before it (the
+    problem's operation applied to the value the attempt carries), so the mark falls where the
+    model's own next character and the attempt's disagree, and the copy goes on from there."""
+    steps, lines = attempt.split("\n\n"), []
+    expected = problem.start_step()
+    for i, step in enumerate(steps, start=1):
+        j = _departure(step, expected)
         lines.append(_substep(i, step if j is None else step[:j] + MARK + step[j:]))
+        if i > problem.num_steps + 1:
+            break  # the answer line
+        value = _result(step) if i > 1 else problem.start
+        expected = (_step(value, *problem.ops[i - 1]) if i <= problem.num_steps
+                    else f"The answer is \\boxed{{{format_value(value)}}}.")
     return STEP_SEPARATOR.join(lines)
 
 
@@ -214,6 +237,13 @@ def mark_chat(problem: ArithProblem, attempt: str, prompt: dict[str, Any], *, sh
     return [{"role": "user", "content": problem.text + "\n" + messages[-1]["content"]}]
 
 
+def copy_chat(attempt: str) -> list[dict]:
+    """The copy task's chat: one user turn with the numbered attempt and no problem, so the
+    model's solving cannot stand in for the copy (its target: :func:`number_steps` of it)."""
+    return [{"role": "user", "content": COPY_TURN2.format(num_steps=len(split_steps(attempt)),
+                                                          numbered_attempt=number_steps(attempt))}]
+
+
 def encode_chat(tokenizer: Any, messages: list[dict], completion: str) -> tuple[list[int], int]:
     """Token ids of ``messages`` + the assistant's ``completion`` and its end, and the length of
     the prompt (the loss covers the rest), rendered exactly as the generation backends do."""
@@ -233,14 +263,16 @@ def verification_examples(
     short_problems: Sequence[ArithProblem] = (),
     correct_share: float = 0.1,
 ) -> dict[str, list[tuple[list[int], int]]]:
-    """The second phase's examples by task: ``solve_ref``, ``verify``, ``mark`` and ``mark_short``.
+    """The second phase's examples by task: ``solve_ref``, ``verify``, ``mark``, ``mark_short``
+    and ``copy_short``.
 
     ``problems`` each give a turn-1 example, a verification example with a perturbed attempt (a
     correct one for ``correct_share`` of them) and a mark example; ``own_attempts`` (the model's
     failed samples) each give a verification example where the log can describe them;
-    ``short_problems`` each give a short mark example.
+    ``short_problems`` each give a short mark example and a copy example.
     """
-    pools: dict[str, list[tuple[list[int], int]]] = {"solve_ref": [], "verify": [], "mark": [], "mark_short": []}
+    pools: dict[str, list[tuple[list[int], int]]] = {"solve_ref": [], "verify": [], "mark": [], "mark_short": [],
+                                                     "copy_short": []}
     for problem in problems:
         pools["solve_ref"].append(encode_chat(tokenizer, solve_with_reference_chat(problem, prompt), problem.detailed()))
         attempt = problem.detailed() if rng.random() < correct_share else perturbed_attempt(problem, rng)
@@ -257,4 +289,6 @@ def verification_examples(
         noisy = noisy_attempt(problem, rng)
         pools["mark_short"].append(encode_chat(tokenizer, mark_chat(problem, noisy, prompt, short=True),
                                                mark_target(problem, noisy)))
+        noisy = noisy_attempt(problem, rng, rate=0.5)
+        pools["copy_short"].append(encode_chat(tokenizer, copy_chat(noisy), number_steps(noisy)))
     return pools

@@ -64,8 +64,8 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
                       device: str, model_dir: Path, bf16: bool) -> dict[str, Any]:
     """The second phase: teach the trained solver the proposer's two turns
     (:mod:`int_exp.domains.arith.verification`) while it keeps solving. First
-    ``verify_pre_steps`` batches of short mark chats (80%) and solving, where copying and
-    marking form cheaply; then ``verify_steps`` batches of the long chats: ``verify_share``
+    ``verify_pre_steps`` batches of short chats, copying (40%) and marking (40%), and
+    solving, where copying and marking form cheaply; then ``verify_steps`` batches of the long chats: ``verify_share``
     verification, ``verify_mark_share`` marking, the rest solving (40% of it with the
     reference). Returns its statistics."""
 
@@ -89,7 +89,8 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     model.to(device).train()
     loss_last = {}
     if pre_steps:
-        loss_last["short"] = _train_mix(cfg, model, pools, {"mark_short": 0.8, "solve": 0.2}, pre_steps, rng,
+        short_mix = {"copy_short": 0.4, "mark_short": 0.4, "solve": 0.2}
+        loss_last["short"] = _train_mix(cfg, model, pools, short_mix, pre_steps, rng,
                                         tokenizer.pad_token_id, device, bf16, "sandbox: short mark chats")
     weights = {"verify": float(cfg.verify_share), "mark": float(cfg.verify_mark_share),
                "solve_ref": solving * 0.4, "solve": solving * 0.6}
