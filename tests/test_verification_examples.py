@@ -66,7 +66,6 @@ def test_a_skipped_operation_is_replaced_by_the_missing_one():
 
 def test_a_correct_attempt_gets_the_empty_block():
     target = verification_target(PROBLEM, PROBLEM.detailed())
-    steps = PROBLEM.detailed_steps()
     assert target == number_steps(PROBLEM.detailed()) + "\n\n" + EMPTY_BLOCK
     assert MARK not in target
     assert block(EMPTY_BLOCK) == {"content": "", "location": 0}
