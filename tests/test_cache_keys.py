@@ -65,3 +65,14 @@ def test_keys_match_the_recorded_ones(case):
         same = {stage for stage in before if stage not in CHANGED_SINCE and stage not in DOWNSTREAM}
         assert {s: after[s] for s in same} == {s: before[s] for s in same}
         assert all(after[s] != before[s] for s in CHANGED_SINCE if s in before)
+
+
+def test_a_verification_knob_retrains_the_sandbox_model_only_while_that_phase_is_on():
+    base = "experiment=sandbox"
+    off = keys(base)["model"]
+    assert keys(f"{base} model.sandbox.verify_share=0.3")["model"] == off
+    assert keys(f"{base} model.sandbox.prompt_turn2=Check")["model"] == off
+    assert keys(f"{base} model.sandbox.train_steps=1000")["model"] != off
+    on = keys(f"{base} model.sandbox.verify_steps=600")["model"]
+    assert on != off
+    assert keys(f"{base} model.sandbox.verify_steps=600 model.sandbox.verify_share=0.3")["model"] != on
