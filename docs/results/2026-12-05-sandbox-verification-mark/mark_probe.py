@@ -13,7 +13,7 @@
 # PRE_STEPS short single-turn chats come first: mark (problem + 2-5 operation attempt) and, a
 # COPY_SHARE of them, copy (the numbered attempt alone, half its operations off).
 #   python docs/results/2026-12-05-sandbox-verification-mark/mark_probe.py MODEL_DIR STEPS VERIFY MARK LR_SCALE
-# Env: PRE_STEPS (300), COPY_SHARE (0.4), EVAL_EVERY (200), OUT.
+# Env: RANDOM_STEPS (0), PRE_STEPS (300), COPY_SHARE (0.4), EVAL_EVERY (200), OUT.
 import json
 import os
 import random
@@ -109,6 +109,27 @@ def evaluate(step):
 model = LlamaForCausalLM.from_pretrained(out)
 model.train()
 t0 = time.time()
+# RANDOM_STEPS > 0: first copy random strings of the solutions' characters (20-60 of them, ~130
+# tokens a chat: cheap steps), the classic task on which copy (induction) heads form; 20% solving.
+RANDOM_STEPS = int(os.environ.get("RANDOM_STEPS", "0"))
+if RANDOM_STEPS:
+    chars = "0123456789+-*= "
+
+    def random_copy():
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(20, 60))).strip() or "0"
+        return V.encode_chat(tok, [{"role": "user", "content": "Copy: " + text}], text)
+
+    pools0 = {"copy": [random_copy() for _ in range(RANDOM_STEPS * 16)], "solve": solve}
+    opts = make_optimizers(cfg, model, steps=RANDOM_STEPS, scale=lr_scale)
+    queues = {k: [] for k in pools0}
+    for step in range(1, RANDOM_STEPS + 1):
+        kind = "copy" if rng.random() < 0.8 else "solve"
+        if not queues[kind]:
+            queues[kind] = length_batches([len(i) for i, _ in pools0[kind]], 16, rng=rng)
+        batch = [pools0[kind][i] for i in queues[kind].pop()]
+        loss = train_step(model, opts, batch_tensors(batch, tok.pad_token_id), "cpu", True)
+        if step % 100 == 0:
+            print("random", step, round(time.time() - t0), kind, round(loss, 4), flush=True)
 if PRE_STEPS:
     short = generate_problems(with_steps(arith, 2, 5), "pretrain", PRE_STEPS * 16)
     pre = {"mark": [V.encode_chat(tok, short_chat(p, a), mark_target(p, a)) for p in short for a in [noisy(p, rng)]],

@@ -30,11 +30,14 @@ Tasks (:func:`verification_examples`):
   every local departure marked (:func:`mark_target`); and ``mark_short``, the same on 2-5
   operation problems in one short turn;
 * ``copy_short``: the numbered attempt (half its operations off) copied, with no problem shown
-  (:func:`copy_chat`). Without it the model writes what its solver would write instead of the
-  attempt; copying forms cheaply on short chats, then carries over to the long ones.
+  (:func:`copy_chat`): the model tends to write what its solver would write instead of the
+  attempt, and without the problem its solving cannot stand in for the copy.
 
-The loss covers the final assistant message only: never the attempt, so the model is not taught
-to write wrong steps.
+The loss covers the final assistant message only. The log copies wrong steps, but always under
+the prompt's ``**Substep i:**`` headers, never as a solution.
+
+Which of these the build trains, and for how long: :mod:`.verification_training`; what each
+recipe reached: docs/results/2026-12-05-sandbox-verification-mark/.
 """
 
 from __future__ import annotations
