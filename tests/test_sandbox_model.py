@@ -234,8 +234,8 @@ def test_the_verification_phase_trains_on_own_failures_and_both_turns(tmp_path):
     join the perturbed attempts, each task gets its examples, and the card records them."""
     import dataclasses
 
-    cfg = dataclasses.replace(TINY, verify_steps=6, verify_pre_steps=3, verify_own_problems=8,
-                              verify_min_ops=1, verify_share=0.5)
+    cfg = dataclasses.replace(TINY, verify_steps=6, verify_copy_steps=2, verify_pre_steps=3, verify_own_problems=8,
+                              verify_min_ops=1, verify_share=0.5, max_position_embeddings=768)
     train_sandbox_model(cfg, ArithConfig(max_operand=20, max_multiplier=5, max_value=999), tmp_path)
     stats = load_card(tmp_path)["verification_training"]
     assert 0 <= stats["own_failures"] <= 8
@@ -243,9 +243,10 @@ def test_the_verification_phase_trains_on_own_failures_and_both_turns(tmp_path):
     assert stats["examples"]["solve_ref"] == stats["examples"]["mark"] == 6 * 8 // 2
     # own failures join where the log can describe them (nearly all do)
     assert 6 * 8 // 2 <= stats["examples"]["verify"] <= 6 * 8 // 2 + stats["own_failures"]
-    assert stats["examples"]["mark_short"] == stats["examples"]["copy_short"] == 3 * 8  # verify_pre_steps x batch
+    assert stats["examples"]["mark_short"] == 3 * 8  # verify_pre_steps x batch
+    assert stats["examples"]["copy"] == 2 * 8  # verify_copy_steps x batch
     assert stats["examples"]["solve"] == 64
-    assert set(stats["loss_last"]) == {"short", "long"}
+    assert set(stats["loss_last"]) == {"copy", "short", "long"}
     assert set(stats["loss_last"]["long"]) == {"verify", "mark", "solve_ref", "solve"}
     assert all(loss > 0 for phase in stats["loss_last"].values() for loss in phase.values() if loss)
 

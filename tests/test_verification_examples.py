@@ -159,9 +159,9 @@ def test_examples_come_in_five_tasks_with_own_attempts_added():
     own = [(PROBLEM, join_steps(["Start: 17", "17 + 25 = 41", "41 * 3 = 123", "123 - 40 = 83",
                                  "The answer is \\boxed{83}."]))]
     pools = verification_examples(tokenizer, [PROBLEM] * 4, own, PROMPT, random.Random(0), correct_share=0.0,
-                                  short_problems=[PROBLEM] * 3)
+                                  short_problems=[PROBLEM] * 3, copies=6)
     assert {k: len(v) for k, v in pools.items()} == {"solve_ref": 4, "verify": 5, "mark": 4, "mark_short": 3,
-                                                       "copy_short": 3}
+                                                       "copy": 6}
     ids, n_prompt = pools["solve_ref"][0]
     assert tokenizer.decode(ids[n_prompt:]) == PROBLEM.detailed() + "<|end|>"
     ids, n_prompt = pools["verify"][-1]
@@ -172,7 +172,7 @@ def test_examples_come_in_five_tasks_with_own_attempts_added():
     assert prompt.count("<|user|>") == 1 and PROBLEM.text in prompt and "Mark the attempt (5 substeps)" in prompt
     ids, n_prompt = pools["mark"][0]
     assert tokenizer.decode(ids[:n_prompt]).count("<|user|>") == 2
-    ids, n_prompt = pools["copy_short"][0]
-    prompt, target = tokenizer.decode(ids[:n_prompt]), tokenizer.decode(ids[n_prompt:])
-    assert PROBLEM.text not in prompt and prompt.startswith("<|user|>Copy the attempt (5 substeps).")
-    assert target.removesuffix("<|end|>") in prompt and target.startswith("**Substep 1:** Start: 17")
+    for ids, n_prompt in pools["copy"]:
+        prompt, target = tokenizer.decode(ids[:n_prompt]), tokenizer.decode(ids[n_prompt:]).removesuffix("<|end|>")
+        assert prompt == f"<|user|>Copy: {target}<|end|><|assistant|>"
+        assert 1 <= len(target) <= 60 and set(target) <= set("0123456789+-*= ")

@@ -43,8 +43,8 @@ def _oracle(row: dict, attempt: str) -> str:
 
 # model.sandbox fields that change the weights only with the verification phase on (verify_steps > 0):
 # while it is off they stay out of the model's cache key.
-VERIFY_PHASE_KEYS = ("verify_pre_steps", "verify_share", "verify_mark_share", "verify_lr_scale",
-                     "verify_own_problems", "verify_min_ops", "prompt_turn1", "prompt_turn2")
+VERIFY_PHASE_KEYS = ("verify_copy_steps", "verify_pre_steps", "verify_share", "verify_mark_share",
+                     "verify_lr_scale", "verify_own_problems", "verify_min_ops", "prompt_turn1", "prompt_turn2")
 
 
 def _sandbox_reads(cfg: Any) -> list[str]:

@@ -56,7 +56,8 @@ class SandboxModelConfig:
     # GPU that has it, else fp32; fp32 | bf16 force it.
     precision: str = "auto"
     # Self-verification (int_exp.domains.arith.verification): a second phase, after the solver's
-    # first: verify_pre_steps batches of short mark chats, then verify_steps batches of the
+    # first: verify_copy_steps batches copying random strings, verify_pre_steps batches of short
+    # mark chats, then verify_steps batches of the
     # proposer's chats (verify_share verification on the model's own failed samples of
     # verify_own_problems pretrain problems of verify_min_ops..train_max_ops operations and on
     # perturbed solutions; verify_mark_share marking; the rest solving, with and without the
@@ -66,6 +67,7 @@ class SandboxModelConfig:
     # A share of the first phase's examples that are short mark chats (the solver and the reading
     # the verifier needs then form together; 0: solving only).
     pretrain_mark_share: float = 0.0
+    verify_copy_steps: int = 2500  # random strings copied first: copy heads form at ~900 steps
     verify_pre_steps: int = 600
     verify_share: float = 0.45
     verify_mark_share: float = 0.35

@@ -29,9 +29,9 @@ Tasks (:func:`verification_examples`):
   with probability 0.3 and carried on (:func:`noisy_attempt`), the whole attempt copied with
   every local departure marked (:func:`mark_target`); and ``mark_short``, the same on 2-5
   operation problems in one short turn;
-* ``copy_short``: the numbered attempt (half its operations off) copied, with no problem shown
-  (:func:`copy_chat`): the model tends to write what its solver would write instead of the
-  attempt, and without the problem its solving cannot stand in for the copy.
+* ``copy``: a random string of the solutions' characters copied (:func:`copy_string_chat`), the
+  classic task on which copy (induction) heads form: short chats, so cheap steps. Without copy
+  heads the model writes what its solver would write instead of the attempt.
 
 The loss covers the final assistant message only. The log copies wrong steps, but always under
 the prompt's ``**Substep i:**`` headers, never as a solution.
@@ -47,13 +47,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from int_exp.domains.arith.problem import ArithProblem, apply_op, format_value
-from int_exp.interventions.prompts import number_steps
-from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, join_steps, split_steps
+from int_exp.interventions.steps import STEP_SEPARATOR, format_intervention, join_steps
 
 __all__ = [
     "EMPTY_BLOCK",
     "MARK",
-    "copy_chat",
+    "copy_string_chat",
     "encode_chat",
     "mark_chat",
     "mark_target",
@@ -69,7 +68,7 @@ __all__ = [
 EMPTY_BLOCK = format_intervention("", 0)
 MARK = "!"  # written just before the first character where a substep departs from the right step
 MARK_TURN2 = "Mark the attempt ({num_steps} substeps).\n\n{numbered_attempt}"  # the mark tasks' turn 2
-COPY_TURN2 = "Copy the attempt ({num_steps} substeps).\n\n{numbered_attempt}"  # the copy task's only turn
+COPY_CHARACTERS = "0123456789+-*= "  # what the copy task's strings are made of
 
 
 def prompt_config(sandbox_cfg: Any) -> dict[str, Any]:
@@ -240,11 +239,11 @@ def mark_chat(problem: ArithProblem, attempt: str, prompt: dict[str, Any], *, sh
     return [{"role": "user", "content": problem.text + "\n" + messages[-1]["content"]}]
 
 
-def copy_chat(attempt: str) -> list[dict]:
-    """The copy task's chat: one user turn with the numbered attempt and no problem, so the
-    model's solving cannot stand in for the copy (its target: :func:`number_steps` of it)."""
-    return [{"role": "user", "content": COPY_TURN2.format(num_steps=len(split_steps(attempt)),
-                                                          numbered_attempt=number_steps(attempt))}]
+def copy_string_chat(rng: random.Random) -> tuple[list[dict], str]:
+    """The copy task: ``Copy: <s>`` for a random string ``s`` of 20-60 :data:`COPY_CHARACTERS`,
+    and its target ``s``."""
+    text = "".join(rng.choice(COPY_CHARACTERS) for _ in range(rng.randint(20, 60))).strip() or "0"
+    return [{"role": "user", "content": "Copy: " + text}], text
 
 
 def encode_chat(tokenizer: Any, messages: list[dict], completion: str) -> tuple[list[int], int]:
@@ -264,18 +263,19 @@ def verification_examples(
     rng: random.Random,
     *,
     short_problems: Sequence[ArithProblem] = (),
+    copies: int = 0,
     correct_share: float = 0.1,
 ) -> dict[str, list[tuple[list[int], int]]]:
     """The second phase's examples by task: ``solve_ref``, ``verify``, ``mark``, ``mark_short``
-    and ``copy_short``.
+    and ``copy``.
 
     ``problems`` each give a turn-1 example, a verification example with a perturbed attempt (a
     correct one for ``correct_share`` of them) and a mark example; ``own_attempts`` (the model's
     failed samples) each give a verification example where the log can describe them;
-    ``short_problems`` each give a short mark example and a copy example.
+    ``short_problems`` each give a short mark example; ``copies`` copy examples are drawn.
     """
     pools: dict[str, list[tuple[list[int], int]]] = {"solve_ref": [], "verify": [], "mark": [], "mark_short": [],
-                                                     "copy_short": []}
+                                                     "copy": []}
     for problem in problems:
         pools["solve_ref"].append(encode_chat(tokenizer, solve_with_reference_chat(problem, prompt), problem.detailed()))
         attempt = problem.detailed() if rng.random() < correct_share else perturbed_attempt(problem, rng)
@@ -292,6 +292,7 @@ def verification_examples(
         noisy = noisy_attempt(problem, rng)
         pools["mark_short"].append(encode_chat(tokenizer, mark_chat(problem, noisy, prompt, short=True),
                                                mark_target(problem, noisy)))
-        noisy = noisy_attempt(problem, rng, rate=0.5)
-        pools["copy_short"].append(encode_chat(tokenizer, copy_chat(noisy), number_steps(noisy)))
+
+    for _ in range(copies):
+        pools["copy"].append(encode_chat(tokenizer, *copy_string_chat(rng)))
     return pools

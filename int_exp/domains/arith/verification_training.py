@@ -64,8 +64,9 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
                       device: str, model_dir: Path, bf16: bool) -> dict[str, Any]:
     """The second phase: teach the trained solver the proposer's two turns
     (:mod:`int_exp.domains.arith.verification`) while it keeps solving. First
-    ``verify_pre_steps`` batches of short chats, copying (40%) and marking (40%), and
-    solving, where copying and marking form cheaply; then ``verify_steps`` batches of the long chats: ``verify_share``
+    ``verify_copy_steps`` batches copying random strings (80%; copy heads form there), then
+    ``verify_pre_steps`` batches of short mark chats (80%), each with solving; then
+    ``verify_steps`` batches of the long chats: ``verify_share``
     verification, ``verify_mark_share`` marking, the rest solving (40% of it with the
     reference). Returns its statistics."""
 
@@ -77,7 +78,9 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     problems = generate_problems(with_steps(arith_cfg, cfg.verify_min_ops, cfg.train_max_ops), "pretrain",
                                  steps * int(cfg.batch_size) // 2)
     short = generate_problems(with_steps(arith_cfg, 2, 5), "pretrain", pre_steps * int(cfg.batch_size))
-    pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng, short_problems=short)
+    copy_steps = int(cfg.verify_copy_steps)
+    pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng, short_problems=short,
+                                  copies=copy_steps * int(cfg.batch_size))
     pools["solve"] = solve
     longest = max(len(ids) for kind in ("verify", "mark") for ids, _ in pools[kind])
     if longest > cfg.max_position_embeddings:
@@ -88,9 +91,11 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
                          f"{cfg.verify_share} + {cfg.verify_mark_share}")
     model.to(device).train()
     loss_last = {}
+    if copy_steps:
+        loss_last["copy"] = _train_mix(cfg, model, pools, {"copy": 0.8, "solve": 0.2}, copy_steps, rng,
+                                       tokenizer.pad_token_id, device, bf16, "sandbox: copying strings")
     if pre_steps:
-        short_mix = {"copy_short": 0.4, "mark_short": 0.4, "solve": 0.2}
-        loss_last["short"] = _train_mix(cfg, model, pools, short_mix, pre_steps, rng,
+        loss_last["short"] = _train_mix(cfg, model, pools, {"mark_short": 0.8, "solve": 0.2}, pre_steps, rng,
                                         tokenizer.pad_token_id, device, bf16, "sandbox: short mark chats")
     weights = {"verify": float(cfg.verify_share), "mark": float(cfg.verify_mark_share),
                "solve_ref": solving * 0.4, "solve": solving * 0.6}
