@@ -1,7 +1,8 @@
 # Probe (issue 26, item 1): the sandbox build with mark chats in its first phase, then the
 # verification phase; prints the card (solve rate and the self proposer against the oracle).
 #   python docs/results/2026-12-05-sandbox-verification-mark/build_probe.py OUT_DIR key=value ...
-# (keys: model.sandbox fields, e.g. pretrain_mark_share=0.25 verify_steps=600 verify_pre_steps=0)
+# (keys: model.sandbox fields, e.g. verify_steps=600 verify_pre_steps=0; run F's pretrain_mark_share
+# existed from commit d71b3f8 to 12d4beb)
 import json
 import sys
 import time

@@ -3,17 +3,21 @@
 #
 # The copy probe (../2026-12-05-sandbox-verification-copy/) taught the model to copy an attempt
 # exactly, but a `ok`/`wrong` verdict written after each copied line stayed `ok`. Here the log
-# copies the attempt and writes `!` just before the first character where a substep departs
-# from the right step (the point where the model's own solving and its copy disagree), then the
-# block with the right step. Two tasks besides solving:
-#   mark:   dense: an attempt whose substeps are each off with probability 0.3, not carried on;
-#           target: every substep copied, `!` before its first departing character;
-#   verify: the real task, in the proposer's exact chat: the substeps copied up to the first
-#           departure, `!`, then the block.
-# PRE_STEPS short single-turn chats come first: mark (problem + 2-5 operation attempt) and, a
-# COPY_SHARE of them, copy (the numbered attempt alone, half its operations off).
+# copies the numbered attempt and writes `!` just before the first character where a substep
+# departs from the right step (where the model's own solving and its copy disagree), then the
+# block. Targets, attempts and chats are the build's (int_exp/domains/arith/verification.py).
+# Phases, each under a fresh warmup + cosine schedule at LR_SCALE x 3e-3, 20% solving in the first two:
+#   RANDOM_STEPS: random strings copied (copy heads form there);
+#   PRE_STEPS:    short mark chats (problem + 2-5 operation attempt in one turn), then a greedy
+#                 check on 48 five-operation ones;
+#   STEPS:        the proposer's chats: VERIFY share verification, MARK share marking, the rest
+#                 solving; every EVAL_EVERY steps a greedy turn 2 (gold turn 1) on 64 held-out
+#                 8-operation problems with perturbed attempts, judged against the oracle, and
+#                 the mark task on 32 noisy attempts.
 #   python docs/results/2026-12-05-sandbox-verification-mark/mark_probe.py MODEL_DIR STEPS VERIFY MARK LR_SCALE
-# Env: RANDOM_STEPS (0), PRE_STEPS (300), COPY_SHARE (0.4), EVAL_EVERY (200), OUT.
+# Env: RANDOM_STEPS (0), PRE_STEPS (300), EVAL_EVERY (200), OUT.
+# Runs A-E used earlier versions of this file (log lines `i: `, errors not carried, a copy task
+# on attempts: COPY_SHARE): see its git history.
 import json
 import os
 import random
@@ -38,7 +42,6 @@ from int_exp.domains.arith.sandbox_model import (
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
 from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
 from int_exp.interventions.judging import judge_proposal, summarize
-from int_exp.interventions.prompts import number_steps
 from int_exp.interventions.steps import split_steps
 from int_exp.models.batching import length_batches
 
@@ -46,143 +49,109 @@ src, steps = sys.argv[1], int(sys.argv[2])
 share_verify, share_mark, lr_scale = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 EVAL_EVERY = int(os.environ.get("EVAL_EVERY", "200"))
 PRE_STEPS = int(os.environ.get("PRE_STEPS", "300"))
-COPY_SHARE = float(os.environ.get("COPY_SHARE", "0.4"))  # of the short batches: copy (no problem shown)
+RANDOM_STEPS = int(os.environ.get("RANDOM_STEPS", "0"))
 out = Path(os.environ.get("OUT", f"/tmp/vprobe/mark-{steps}-{share_verify}-{share_mark}-{lr_scale}"))
 shutil.rmtree(out, ignore_errors=True)
 shutil.copytree(src, out)
 cfg = SandboxModelConfig()
 arith = ArithConfig(**SANDBOX_ARITH)
 tok = build_tokenizer()
-assert len(tok("!", add_special_tokens=False)["input_ids"]) == 1
 prompt = V.prompt_config(cfg)
-rng = random.Random(0)
-MARK = V.MARK
-mark_prompt = {**prompt, "turn2": V.MARK_TURN2}
-
-
-# The targets and attempts are the build's (int_exp/domains/arith/verification.py); run A used
-# the first version of this probe, with the log lines numbered `i: ` (git history of this file).
-perturbed, noisy = V.perturbed_attempt, V.noisy_attempt
-mark_target, verify_target = V.mark_target, V.verification_target
+rng, erng = random.Random(0), random.Random(1)
 SEP = "\n\n"
 
 
-n = steps * 16
-train = generate_problems(with_steps(arith, 4, 8), "pretrain", n)
-verify, mark = [], []
-for p in train:
-    attempt = p.detailed() if rng.random() < 0.1 else perturbed(p, rng)
-    verify.append(V.encode_chat(tok, V.verification_chat(p, attempt, prompt), verify_target(p, attempt)))
-    a = noisy(p, rng)
-    mark.append(V.encode_chat(tok, V.verification_chat(p, a, mark_prompt), mark_target(p, a)))
-solve = [encode_example(tok, p.text, p.detailed()) for p in pretrain_problems(cfg, arith)]
+def encode_verify(p):
+    attempt = p.detailed() if rng.random() < 0.1 else V.perturbed_attempt(p, rng)
+    return V.encode_chat(tok, V.verification_chat(p, attempt, prompt), V.verification_target(p, attempt))
+
+
+def encode_mark(p, short=False):
+    attempt = V.noisy_attempt(p, rng)
+    return V.encode_chat(tok, V.mark_chat(p, attempt, prompt, short=short), V.mark_target(p, attempt))
+
+
+train = generate_problems(with_steps(arith, 4, 8), "pretrain", steps * 16)
+pools = {"verify": [encode_verify(p) for p in train], "mark": [encode_mark(p) for p in train],
+         "solve": [encode_example(tok, p.text, p.detailed()) for p in pretrain_problems(cfg, arith)],
+         "copy": [V.encode_chat(tok, *V.copy_string_chat(rng)) for _ in range(RANDOM_STEPS * 16)],
+         "mark_short": [encode_mark(p, short=True)
+                        for p in generate_problems(with_steps(arith, 2, 5), "pretrain", PRE_STEPS * 16)]}
 held = generate_problems(with_steps(arith, 8, 8), "test", 64)
-erng = random.Random(1)
-attempts = [perturbed(p, erng) for p in held]
-chats = [V.verification_chat(p, a, prompt) for p, a in zip(held, attempts)]
-mark_sources = [noisy(p, erng) for p in held[:32]]
-mark_chats = [V.verification_chat(p, a, mark_prompt) for p, a in zip(held, mark_sources)]
+attempts = [V.perturbed_attempt(p, erng) for p in held]
+mark_sources = [V.noisy_attempt(p, erng) for p in held[:32]]
+held_short = generate_problems(with_steps(arith, 5, 5), "test", 48)
+short_sources = [V.noisy_attempt(p, erng) for p in held_short]
 
 
-def short_chat(p, a):  # the problem and the numbered attempt in one user turn
-    return V.mark_chat(p, a, prompt, short=True)
+def sample(chats, max_tokens):
+    model.eval()
+    model.save_pretrained(out)
+    outs = sample_solutions(out, chats, SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens, seed=0),
+                            batch_size=48)
+    model.train()
+    return [o[0].strip() for o in outs]
+
+
+def mark_scores(outs, problems, sources):
+    """Exact marked copies, lines right, departures marked right (lines the target marks), false marks."""
+    wants = [V.mark_target(p, a) for p, a in zip(problems, sources)]
+    lines = [(g, w) for o, want in zip(outs, wants) for g, w in zip(o.split(SEP), want.split(SEP))]
+    marked = [(g, w) for g, w in lines if V.MARK in w]
+    return {"mark_exact": round(sum(o == w for o, w in zip(outs, wants)) / len(outs), 3),
+            "lines_right": round(sum(g == w for g, w in lines) / max(1, len(lines)), 3),
+            "marked_lines_right": round(sum(g == w for g, w in marked) / max(1, len(marked)), 3),
+            "false_marks": sum(V.MARK in g and V.MARK not in w for g, w in lines)}
+
+
+def show(label, wants, outs, n):
+    for want, got in list(zip(wants, outs))[:n]:
+        print(f"{label}WANT", want.replace(SEP, " / "), f"\n{label}GOT ", got.replace(SEP, " / "), flush=True)
 
 
 def evaluate(step):
-    model.save_pretrained(out)
-    params = SamplingParams(n=1, temperature=0.0, max_tokens=420, seed=0)
-    outs = sample_solutions(out, chats + mark_chats, params, batch_size=48)
-    js = [judge_proposal(o[0], oracle_intervention(p, a), len(split_steps(a))) for o, p, a in zip(outs, held, attempts)]
-    exact_verify = sum(o[0].strip() == verify_target(p, a) for o, p, a in zip(outs, held, attempts))
-    mark_outs = outs[len(chats):]
-    exact = sum(o[0].strip() == mark_target(p, a) for o, p, a in zip(mark_outs, held, mark_sources))
-    lines = [(g, w) for o, p, a in zip(mark_outs, held, mark_sources)
-             for g, w in zip(o[0].strip().split(SEP), mark_target(p, a).split(SEP))]
-    bad = [(g, w) for g, w in lines if MARK in w]
-    print(json.dumps({"step": step, "verify_exact": exact_verify / len(held), "mark_exact": exact / len(mark_sources),
-                      "mark_lines_right": round(sum(g == w for g, w in lines) / max(1, len(lines)), 3),
-                      "marked_lines_right": round(sum(g == w for g, w in bad) / max(1, len(bad)), 3),
-                      **{k: round(v, 3) for k, v in summarize(js).items()}}), flush=True)
-    return outs[: len(chats)], mark_outs
+    outs = sample([V.verification_chat(p, a, prompt) for p, a in zip(held, attempts)]
+                  + [V.mark_chat(p, a, prompt) for p, a in zip(held, mark_sources)], 420)
+    verify_outs, mark_outs = outs[: len(held)], outs[len(held):]
+    judged = [judge_proposal(o, oracle_intervention(p, a), len(split_steps(a)))
+              for o, p, a in zip(verify_outs, held, attempts)]
+    exact = sum(o == V.verification_target(p, a) for o, p, a in zip(verify_outs, held, attempts)) / len(held)
+    print(json.dumps({"step": step, "verify_exact": exact, **mark_scores(mark_outs, held, mark_sources),
+                      **{k: round(v, 3) for k, v in summarize(judged).items()}}), flush=True)
+    return verify_outs, mark_outs
+
+
+def train(weights, n_steps, label, every=50, on_step=None):
+    """``n_steps`` batches of 16, each of one task drawn by ``weights``; prints the losses."""
+    opts = make_optimizers(cfg, model, steps=n_steps, scale=lr_scale)
+    queues, losses = {k: [] for k in weights}, {k: [] for k in weights}
+    for step in range(1, n_steps + 1):
+        kind = rng.choices(list(weights), weights=list(weights.values()))[0]
+        if not queues[kind]:
+            queues[kind] = length_batches([len(i) for i, _ in pools[kind]], 16, rng=rng)
+        batch = [pools[kind][i] for i in queues[kind].pop()]
+        losses[kind].append(train_step(model, opts, batch_tensors(batch, tok.pad_token_id), "cpu", True))
+        if step % every == 0:
+            print(label, step, round(time.time() - t0),
+                  {k: round(sum(v[-20:]) / max(1, len(v[-20:])), 4) for k, v in losses.items()}, flush=True)
+        if on_step:
+            on_step(step)
 
 
 model = LlamaForCausalLM.from_pretrained(out)
 model.train()
 t0 = time.time()
-# RANDOM_STEPS > 0: first copy random strings of the solutions' characters (20-60 of them, ~130
-# tokens a chat: cheap steps), the classic task on which copy (induction) heads form; 20% solving.
-RANDOM_STEPS = int(os.environ.get("RANDOM_STEPS", "0"))
 if RANDOM_STEPS:
-    chars = "0123456789+-*= "
-
-    def random_copy():
-        text = "".join(rng.choice(chars) for _ in range(rng.randint(20, 60))).strip() or "0"
-        return V.encode_chat(tok, [{"role": "user", "content": "Copy: " + text}], text)
-
-    pools0 = {"copy": [random_copy() for _ in range(RANDOM_STEPS * 16)], "solve": solve}
-    opts = make_optimizers(cfg, model, steps=RANDOM_STEPS, scale=lr_scale)
-    queues = {k: [] for k in pools0}
-    for step in range(1, RANDOM_STEPS + 1):
-        kind = "copy" if rng.random() < 0.8 else "solve"
-        if not queues[kind]:
-            queues[kind] = length_batches([len(i) for i, _ in pools0[kind]], 16, rng=rng)
-        batch = [pools0[kind][i] for i in queues[kind].pop()]
-        loss = train_step(model, opts, batch_tensors(batch, tok.pad_token_id), "cpu", True)
-        if step % 100 == 0:
-            print("random", step, round(time.time() - t0), kind, round(loss, 4), flush=True)
+    train({"copy": 0.8, "solve": 0.2}, RANDOM_STEPS, "random", every=100)
 if PRE_STEPS:
-    short = generate_problems(with_steps(arith, 2, 5), "pretrain", PRE_STEPS * 16)
-    pre = {"mark": [V.encode_chat(tok, short_chat(p, a), mark_target(p, a)) for p in short for a in [noisy(p, rng)]],
-           "copy": [V.encode_chat(tok, V.copy_chat(a), number_steps(a)) for p in short for a in [noisy(p, rng, 0.5)]],
-           "solve": solve}
-    pre_weights = {"copy": COPY_SHARE, "mark": 0.8 - COPY_SHARE, "solve": 0.2}
-    held_short = generate_problems(with_steps(arith, 5, 5), "test", 48)
-    short_sources = [noisy(p, erng) for p in held_short]
-    opts = make_optimizers(cfg, model, steps=PRE_STEPS, scale=lr_scale)
-    queues = {k: [] for k in pre}
-    for step in range(1, PRE_STEPS + 1):
-        kind = rng.choices(list(pre_weights), weights=list(pre_weights.values()))[0]
-        if not queues[kind]:
-            queues[kind] = length_batches([len(i) for i, _ in pre[kind]], 16, rng=rng)
-        batch = [pre[kind][i] for i in queues[kind].pop()]
-        loss = train_step(model, opts, batch_tensors(batch, tok.pad_token_id), "cpu", True)
-        if step % 50 == 0:
-            print("pre", step, round(time.time() - t0), kind, round(loss, 4), flush=True)
-    model.eval()
-    model.save_pretrained(out)
-    souts = sample_solutions(out, [short_chat(p, a) for p, a in zip(held_short, short_sources)],
-                             SamplingParams(n=1, temperature=0.0, max_tokens=400, seed=0), batch_size=48)
-    lines = [(g, w) for o, p, a in zip(souts, held_short, short_sources)
-             for g, w in zip(o[0].strip().split(SEP), mark_target(p, a).split(SEP))]
-    bad = [(g, w) for g, w in lines if MARK in w]
-    print(json.dumps({"pre_steps": PRE_STEPS, "short_exact": sum(o[0].strip() == mark_target(p, a) for o, p, a in
-                      zip(souts, held_short, short_sources)) / len(souts),
-                      "lines_right": round(sum(g == w for g, w in lines) / len(lines), 3),
-                      "marked_lines_right": round(sum(g == w for g, w in bad) / max(1, len(bad)), 3),
-                      "false_marks": sum(MARK in g and MARK not in w for g, w in lines)}), flush=True)
-    for o, p, a in list(zip(souts, held_short, short_sources))[:3]:
-        print("WANT", mark_target(p, a).replace(SEP, " / "), "\nGOT ", o[0].strip().replace(SEP, " / "), flush=True)
-    model.train()
+    train({"mark_short": 0.8, "solve": 0.2}, PRE_STEPS, "pre")
+    outs = sample([V.mark_chat(p, a, prompt, short=True) for p, a in zip(held_short, short_sources)], 400)
+    print(json.dumps({"pre_steps": PRE_STEPS, **mark_scores(outs, held_short, short_sources)}), flush=True)
+    show("", [V.mark_target(p, a) for p, a in zip(held_short, short_sources)], outs, 3)
 if steps:
-    opts = make_optimizers(cfg, model, steps=steps, scale=lr_scale)
-    pools = {"verify": verify, "mark": mark, "solve": solve}
-    weights = [share_verify, share_mark, 1 - share_verify - share_mark]
-    queues = {k: [] for k in pools}
-    losses = {k: [] for k in pools}
-    for step in range(1, steps + 1):
-        kind = rng.choices(list(pools), weights=weights)[0]
-        if not queues[kind]:
-            queues[kind] = length_batches([len(i) for i, _ in pools[kind]], 16, rng=rng)
-        batch = [pools[kind][i] for i in queues[kind].pop()]
-        losses[kind].append(train_step(model, opts, batch_tensors(batch, tok.pad_token_id), "cpu", True))
-        if step % 50 == 0:
-            print(step, round(time.time() - t0), {k: round(sum(v[-20:]) / max(1, len(v[-20:])), 4)
-                                                   for k, v in losses.items()}, flush=True)
-        if step % EVAL_EVERY == 0 or step == steps:
-            model.eval()
-            outs, mouts = evaluate(step)
-            model.train()
-    for o, p, a in list(zip(outs, held, attempts))[:4]:
-        print("WANT", verify_target(p, a).replace(SEP, " / "), "\nGOT ", o[0].strip().replace(SEP, " / "), flush=True)
-    for o, p, a in list(zip(mouts, held, mark_sources))[:2]:
-        print("MWANT", mark_target(p, a).replace(SEP, " / "), "\nMGOT ", o[0].strip().replace(SEP, " / "), flush=True)
+    results = {}
+    train({"verify": share_verify, "mark": share_mark, "solve": 1 - share_verify - share_mark}, steps, "long",
+          on_step=lambda s: results.update(last=evaluate(s)) if s % EVAL_EVERY == 0 or s == steps else None)
+    verify_outs, mark_outs = results["last"]
+    show("", [V.verification_target(p, a) for p, a in zip(held, attempts)], verify_outs, 4)
+    show("M", [V.mark_target(p, a) for p, a in zip(held, mark_sources)], mark_outs, 2)

@@ -41,19 +41,18 @@ def _oracle(row: dict, attempt: str) -> str:
     return oracle_intervention(row, attempt)
 
 
-# model.sandbox fields that change the weights only with the verification phase on (verify_steps > 0):
-# while it is off they stay out of the model's cache key.
-VERIFY_PHASE_KEYS = ("verify_copy_steps", "verify_pre_steps", "verify_share", "verify_mark_share",
-                     "verify_lr_scale", "verify_own_problems", "verify_min_ops", "prompt_turn1", "prompt_turn2")
-
-
 def _sandbox_reads(cfg: Any) -> list[str]:
     # The pretraining distribution only: a change of split sizes or difficulty of the run's
     # problems must not retrain the model, nor a verification knob while that phase is off.
     sandbox = cfg.model.sandbox
-    skip = set(VERIFY_PHASE_KEYS) if int(sandbox.verify_steps) <= 0 else set()
-    return ([f"model.sandbox.{key}" for key in sandbox if key not in skip]
+    return ([f"model.sandbox.{key}" for key in sandbox if int(sandbox.verify_steps) > 0 or not _verify_phase_key(key)]
             + [f"data.arith.{key}" for key in SANDBOX_DOMAIN_KEYS])
+
+
+def _verify_phase_key(key: str) -> bool:
+    """A model.sandbox field that changes the weights only with the verification phase on
+    (``verify_steps > 0``): its knobs (``verify_*``) and the proposer prompt (``prompt_*``)."""
+    return (key.startswith("verify_") and key != "verify_steps") or key.startswith("prompt_")
 
 
 def _build_sandbox(cfg: Any, out_dir: Path) -> None:

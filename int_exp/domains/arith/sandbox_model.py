@@ -180,7 +180,6 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
     tokenizer = build_tokenizer()
     problems = pretrain_problems(cfg, arith_cfg)
     examples = [encode_example(tokenizer, p.text, p.detailed()) for p in problems]
-    examples += _pretrain_marks(cfg, arith_cfg, tokenizer, len(examples))
     longest = max(len(ids) for ids, _ in examples)
     if longest > cfg.max_position_embeddings:
         raise ValueError(f"model.sandbox: a training sequence has {longest} tokens > max_position_embeddings")
@@ -278,24 +277,6 @@ def _evaluate_verification(cfg: Any, arith_cfg: Any, out_dir: Path, n_eval: int)
 
     return evaluate_verification(out_dir, arith_cfg, prompt_config(cfg), n_problems=n_eval,
                                  temperature=float(cfg.eval_temperature), seed=int(cfg.seed))["summary"]
-
-
-def _pretrain_marks(cfg: Any, arith_cfg: Any, tokenizer: Any, n_solve: int) -> list[tuple[list[int], int]]:
-    """``pretrain_mark_share`` of the first phase's examples as short mark chats
-    (:func:`~int_exp.domains.arith.verification.mark_chat`) on pretrain problems of 2..train_max_ops
-    operations, so the reading the verifier needs forms with the solver, not against it."""
-    share = float(cfg.pretrain_mark_share)
-    if share <= 0:
-        return []
-    from int_exp.domains.arith.generator import generate_problems, with_steps
-    from int_exp.domains.arith.verification import mark_chat, mark_target, noisy_attempt, prompt_config
-
-    n = round(n_solve * share / (1 - share))
-    rng = random.Random(f"int-exp/sandbox/marks/{int(cfg.seed)}")
-    problems = generate_problems(with_steps(arith_cfg, 2, cfg.train_max_ops), "pretrain", n)
-    prompt = prompt_config(cfg)
-    return [encode_chat(tokenizer, mark_chat(p, a, prompt, short=True), mark_target(p, a))
-            for p in problems for a in [noisy_attempt(p, rng)]]
 
 
 def _save(model: Any, tokenizer: Any, out_dir: Path) -> None:

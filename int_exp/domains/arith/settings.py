@@ -64,9 +64,6 @@ class SandboxModelConfig:
     # reference), each under a fresh warmup + cosine schedule peaking at verify_lr_scale x the
     # learning rates. verify_steps 0: none.
     verify_steps: int = 0
-    # A share of the first phase's examples that are short mark chats (the solver and the reading
-    # the verifier needs then form together; 0: solving only).
-    pretrain_mark_share: float = 0.0
     verify_copy_steps: int = 2500  # random strings copied first: copy heads form at ~900 steps
     verify_pre_steps: int = 600
     verify_share: float = 0.45

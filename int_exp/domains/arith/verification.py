@@ -84,14 +84,27 @@ def _slip(rng: random.Random, value: int) -> int:
             return value + delta
 
 
+def _step(value: int, op: str, operand: int, result: int | None = None) -> str:
+    """A detailed step from ``value`` (its right result unless ``result`` is given)."""
+    result = apply_op(value, op, operand) if result is None else result
+    return f"{format_value(value)} {op} {operand} = {format_value(result)}"
+
+
+def _answer_step(value: int) -> str:
+    return f"The answer is \\boxed{{{format_value(value)}}}."
+
+
+def _result(step: str) -> int:
+    return int(step.rsplit("= ", 1)[1])
+
+
 def _chain(values_from: int, ops: Sequence[tuple[str, int]]) -> list[str]:
     """Detailed steps carrying on correctly from ``values_from`` through ``ops``."""
     steps, value = [], values_from
     for op, operand in ops:
-        result = apply_op(value, op, operand)
-        steps.append(f"{format_value(value)} {op} {operand} = {format_value(result)}")
-        value = result
-    return steps + [f"The answer is \\boxed{{{format_value(value)}}}."]
+        steps.append(_step(value, op, operand))
+        value = apply_op(value, op, operand)
+    return steps + [_answer_step(value)]
 
 
 def _wrong_step(problem: ArithProblem, i: int, value: int, rng: random.Random) -> str:
@@ -112,11 +125,7 @@ def _wrong_step(problem: ArithProblem, i: int, value: int, rng: random.Random) -
     if kind == "slip" or (op, operand) == problem.ops[i] or result < 0:
         op, operand = problem.ops[i]
         result = _slip(rng, apply_op(value, op, operand))
-    return f"{format_value(value)} {op} {operand} = {format_value(result)}"
-
-
-def _result(step: str) -> int:
-    return int(step.rsplit("= ", 1)[1])
+    return _step(value, op, operand, result)
 
 
 def perturbed_attempt(problem: ArithProblem, rng: random.Random) -> str:
@@ -145,11 +154,7 @@ def noisy_attempt(problem: ArithProblem, rng: random.Random, rate: float = 0.3) 
             value = _result(step)
         if all(_result(step) >= 0 for step in steps[1:]):
             break
-    return join_steps([*steps, f"The answer is \\boxed{{{format_value(value)}}}."])
-
-
-def _step(value: int, op: str, operand: int) -> str:
-    return f"{format_value(value)} {op} {operand} = {format_value(apply_op(value, op, operand))}"
+    return join_steps([*steps, _answer_step(value)])
 
 
 def _departure(mine: str, right: str) -> int | None:
@@ -159,11 +164,19 @@ def _departure(mine: str, right: str) -> int | None:
     return next((j for j, (a, b) in enumerate(zip(mine, right)) if a != b), min(len(mine), len(right)))
 
 
-def _substep(i: int, text: str) -> str:
-    """A line of the log, numbered exactly as the prompt numbers the attempt
-    (:func:`int_exp.interventions.prompts.number_steps`): the header the model writes is the one
+def _marked(step: str, right: str) -> str:
+    """``step`` with :data:`MARK` before its first departure from ``right`` (unchanged if none)."""
+    j = _departure(step, right)
+    return step if j is None else step[:j] + MARK + step[j:]
+
+
+def _log(steps: list[str]) -> str:
+    """The log's substeps, numbered exactly as the prompt numbers the attempt
+    (:func:`~int_exp.interventions.prompts.number_steps`): the header the model writes is the one
     it looks up, so copying substep i is a plain lookup."""
-    return f"**Substep {i}:** {text}"
+    from int_exp.interventions.prompts import number_steps
+
+    return number_steps(join_steps(steps))
 
 
 def mark_target(problem: ArithProblem, attempt: str) -> str:
@@ -171,17 +184,14 @@ def mark_target(problem: ArithProblem, attempt: str) -> str:
     where each substep departs from the step that should follow the one before it (the
     problem's operation applied to the value the attempt carries), so the mark falls where the
     model's own next character and the attempt's disagree, and the copy goes on from there."""
-    steps, lines = attempt.split("\n\n"), []
-    expected = problem.start_step()
-    for i, step in enumerate(steps, start=1):
-        j = _departure(step, expected)
-        lines.append(_substep(i, step if j is None else step[:j] + MARK + step[j:]))
+    lines, expected = [], problem.start_step()
+    for i, step in enumerate(attempt.split(STEP_SEPARATOR), start=1):
+        lines.append(_marked(step, expected))
         if i > problem.num_steps + 1:
             break  # the answer line
         value = _result(step) if i > 1 else problem.start
-        expected = (_step(value, *problem.ops[i - 1]) if i <= problem.num_steps
-                    else f"The answer is \\boxed{{{format_value(value)}}}.")
-    return STEP_SEPARATOR.join(lines)
+        expected = _step(value, *problem.ops[i - 1]) if i <= problem.num_steps else _answer_step(value)
+    return _log(lines)
 
 
 def verification_target(problem: ArithProblem, attempt: str) -> str | None:
@@ -196,7 +206,7 @@ def verification_target(problem: ArithProblem, attempt: str) -> str | None:
     """
     from int_exp.domains.arith.oracle import diagnose
 
-    right, mine = problem.detailed_steps(), attempt.split("\n\n")
+    right, mine = problem.detailed_steps(), attempt.split(STEP_SEPARATOR)
     diagnosis = diagnose(problem, attempt)
     lines = []
     for i, step in enumerate(right, start=1):
@@ -205,12 +215,11 @@ def verification_target(problem: ArithProblem, attempt: str) -> str | None:
         if j is not None:
             if diagnosis.fix_location != i or diagnosis.fix_content is None:
                 return None
-            block = format_intervention(diagnosis.fix_content, i)
-            return STEP_SEPARATOR.join([*lines, _substep(i, theirs[:j] + MARK), block])
-        lines.append(_substep(i, theirs))
+            return join_steps([_log([*lines, theirs[:j] + MARK]), format_intervention(diagnosis.fix_content, i)])
+        lines.append(theirs)
     if len(mine) > len(right) or diagnosis.fix_content is not None:
         return None
-    return STEP_SEPARATOR.join([*lines, EMPTY_BLOCK])
+    return join_steps([_log(lines), EMPTY_BLOCK])
 
 
 def solve_with_reference_chat(problem: ArithProblem, prompt: dict[str, Any]) -> list[dict]:
@@ -292,7 +301,6 @@ def verification_examples(
         noisy = noisy_attempt(problem, rng)
         pools["mark_short"].append(encode_chat(tokenizer, mark_chat(problem, noisy, prompt, short=True),
                                                mark_target(problem, noisy)))
-
     for _ in range(copies):
         pools["copy"].append(encode_chat(tokenizer, *copy_string_chat(rng)))
     return pools

@@ -70,6 +70,10 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     verification, ``verify_mark_share`` marking, the rest solving (40% of it with the
     reference). Returns its statistics."""
 
+    solving = 1 - float(cfg.verify_share) - float(cfg.verify_mark_share)
+    if solving < 0:
+        raise ValueError("model.sandbox: verify_share + verify_mark_share must be at most 1, got "
+                         f"{cfg.verify_share} + {cfg.verify_mark_share}")
     t0 = time.perf_counter()
     own = own_attempts(cfg, arith_cfg, model_dir)
     sample_seconds = time.perf_counter() - t0
@@ -85,10 +89,6 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     longest = max(len(ids) for kind in ("verify", "mark") for ids, _ in pools[kind])
     if longest > cfg.max_position_embeddings:
         raise ValueError(f"model.sandbox: a verification sequence has {longest} tokens > max_position_embeddings")
-    solving = 1 - float(cfg.verify_share) - float(cfg.verify_mark_share)
-    if solving < 0:
-        raise ValueError("model.sandbox: verify_share + verify_mark_share must be at most 1, got "
-                         f"{cfg.verify_share} + {cfg.verify_mark_share}")
     model.to(device).train()
     loss_last = {}
     if copy_steps:
