@@ -145,6 +145,19 @@ def test_noisy_attempts_carry_their_errors_on_and_are_marked_where_they_depart()
     assert 40 * 8 * 0.15 < marked < 40 * 8 * 0.45  # each operation off with probability 0.3
 
 
+@pytest.mark.timeout(20)
+def test_a_noisy_attempt_never_carries_a_value_below_zero():
+    """Carrying a wrong value on through large subtractions and products goes far below zero,
+    where a slip has no non-negative result: the attempt is drawn again (this once looped forever)."""
+    rng = random.Random(0)
+    problem = ArithProblem(9, (("-", 9), ("+", 9), ("-", 9), ("*", 3), ("-", 27), ("*", 3), ("*", 3), ("+", 9)))
+    for rate in (0.3, 0.7, 1.0):
+        for _ in range(300):
+            values = [int(step.split()[-1].strip(".").removeprefix("\\boxed{").rstrip("}"))
+                      for step in split_steps(noisy_attempt(problem, rng, rate=rate))]
+            assert min(values) >= 0
+
+
 def test_an_attempt_the_log_cannot_describe_gives_no_target():
     """An extra line after a correct solution (no departure on the right steps, yet not right),
     and an attempt that stops early (the oracle extends its last step instead)."""

@@ -145,16 +145,19 @@ def noisy_attempt(problem: ArithProblem, rng: random.Random, rate: float = 0.3) 
     """The mark tasks' attempt: each operation wrong (:func:`_wrong_step`) with probability
     ``rate``, independently, and carried on from the value written, as the model's attempts are:
     most examples hold several wrong steps, each locally wrong (:func:`mark_target`). Drawn again
-    while a value goes below zero (the model has never seen one)."""
+    as soon as a value goes below zero (the model has never seen one, and a slip from a value far
+    below zero has no non-negative result to find); after 50 draws, the right solution."""
     for _ in range(50):
         steps, value = [problem.start_step()], problem.start
         for i in range(problem.num_steps):
             step = _wrong_step(problem, i, value, rng) if rng.random() < rate else _step(value, *problem.ops[i])
             steps.append(step)
             value = _result(step)
-        if all(_result(step) >= 0 for step in steps[1:]):
-            break
-    return join_steps([*steps, _answer_step(value)])
+            if value < 0:
+                break
+        else:
+            return join_steps([*steps, _answer_step(value)])
+    return problem.detailed()
 
 
 def _departure(mine: str, right: str) -> int | None:
