@@ -76,3 +76,5 @@ def test_a_verification_knob_retrains_the_sandbox_model_only_while_that_phase_is
     on = keys(f"{base} model.sandbox.verify_steps=600")["model"]
     assert on != off
     assert keys(f"{base} model.sandbox.verify_steps=600 model.sandbox.verify_share=0.3")["model"] != on
+    assert keys(f"{base} model.sandbox.verify_tail_steps=600")["model"] == off
+    assert keys(f"{base} model.sandbox.verify_steps=600 model.sandbox.verify_tail_steps=600")["model"] != on

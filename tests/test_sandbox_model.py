@@ -235,19 +235,20 @@ def test_the_verification_phase_trains_on_own_failures_and_both_turns(tmp_path):
     import dataclasses
 
     cfg = dataclasses.replace(TINY, verify_steps=6, verify_copy_steps=2, verify_pre_steps=3, verify_own_problems=8,
-                              verify_min_ops=1, verify_share=0.5, max_position_embeddings=768)
+                              verify_min_ops=1, verify_share=0.5, verify_tail_steps=2, max_position_embeddings=768)
     train_sandbox_model(cfg, ArithConfig(max_operand=20, max_multiplier=5, max_value=999), tmp_path)
     stats = load_card(tmp_path)["verification_training"]
     assert 0 <= stats["own_failures"] <= 8
-    # perturbed attempts: steps x batch / 2 problems, each a turn-1 and a verification example
-    assert stats["examples"]["solve_ref"] == stats["examples"]["mark"] == 6 * 8 // 2
+    # perturbed attempts: (long + tail steps) x batch / 2 problems, each a turn-1 and a verification example
+    assert stats["examples"]["solve_ref"] == stats["examples"]["mark"] == (6 + 2) * 8 // 2
     # own failures join where the log can describe them (nearly all do)
-    assert 6 * 8 // 2 <= stats["examples"]["verify"] <= 6 * 8 // 2 + stats["own_failures"]
+    assert (6 + 2) * 8 // 2 <= stats["examples"]["verify"] <= (6 + 2) * 8 // 2 + stats["own_failures"]
     assert stats["examples"]["mark_short"] == 3 * 8  # verify_pre_steps x batch
     assert stats["examples"]["copy"] == 2 * 8  # verify_copy_steps x batch
     assert stats["examples"]["solve"] == 64
-    assert set(stats["loss_last"]) == {"copy", "short", "long"}
-    assert set(stats["loss_last"]["long"]) == {"verify", "mark", "solve_ref", "solve"}
+    assert set(stats["loss_last"]) == {"copy", "short", "long", "tail"}
+    assert set(stats["loss_last"]["long"]) <= {"verify", "mark", "solve_ref", "solve"}
+    assert set(stats["loss_last"]["tail"]) <= {"verify", "mark", "solve_ref", "solve"}
     assert all(loss > 0 for phase in stats["loss_last"].values() for loss in phase.values() if loss)
 
 
@@ -270,3 +271,21 @@ def test_a_build_with_no_floor_is_never_extended(tmp_path):
     card = load_card(tmp_path)
     assert card["train_steps"] == 30 and card["extensions"] == []
     assert set(card["eval"]) == {"easy", "medium", "hard"}
+
+
+def test_each_long_phase_mixes_its_shares_and_names_a_bad_pair():
+    """The long phase and the tail each split their batches: verification, marking, and the rest
+    solving, 40% of it turn 1; shares that do not leave room for solving name their keys."""
+    import dataclasses
+
+    from int_exp.domains.arith.verification_training import _chat_mix
+
+    cfg = dataclasses.replace(TINY, verify_share=0.45, verify_mark_share=0.35, verify_tail_share=0.35,
+                              verify_tail_mark_share=0.2)
+    long_mix = _chat_mix(cfg, "verify_share", "verify_mark_share")
+    assert long_mix == pytest.approx({"verify": 0.45, "mark": 0.35, "solve_ref": 0.08, "solve": 0.12})
+    tail_mix = _chat_mix(cfg, "verify_tail_share", "verify_tail_mark_share")
+    assert tail_mix == pytest.approx({"verify": 0.35, "mark": 0.2, "solve_ref": 0.18, "solve": 0.27})
+    with pytest.raises(ValueError, match="verify_tail_share \\+ verify_tail_mark_share.*0.7 \\+ 0.5"):
+        _chat_mix(dataclasses.replace(cfg, verify_tail_share=0.7, verify_tail_mark_share=0.5),
+                  "verify_tail_share", "verify_tail_mark_share")

@@ -62,13 +62,19 @@ class SandboxModelConfig:
     # verify_own_problems pretrain problems of verify_min_ops..train_max_ops operations and on
     # perturbed solutions; verify_mark_share marking; the rest solving, with and without the
     # reference), each under a fresh warmup + cosine schedule peaking at verify_lr_scale x the
-    # learning rates. verify_steps 0: none.
+    # learning rates; then verify_tail_steps batches of the same chats with more solving
+    # (verify_tail_share verification, verify_tail_mark_share marking) at verify_tail_lr_scale:
+    # turn 1 and the solver come back there. verify_steps 0: none.
     verify_steps: int = 0
     verify_copy_steps: int = 2500  # random strings copied first: copy heads form at ~900 steps
     verify_pre_steps: int = 600
     verify_share: float = 0.45
     verify_mark_share: float = 0.35
     verify_lr_scale: float = 0.5
+    verify_tail_steps: int = 0
+    verify_tail_share: float = 0.35
+    verify_tail_mark_share: float = 0.2
+    verify_tail_lr_scale: float = 0.3
     verify_own_problems: int = 512
     verify_min_ops: int = 5
     # The proposer prompt the model learns (experiment=sandbox points intervention.prompt here):

@@ -40,13 +40,15 @@ def own_attempts(cfg: Any, arith_cfg: Any, model_dir: Path) -> list[tuple[Any, s
 
 
 def _train_mix(cfg: Any, model: Any, pools: dict[str, list], weights: dict[str, float], steps: int,
-               rng: random.Random, pad_id: int, device: str, bf16: bool, desc: str) -> dict[str, float]:
+               rng: random.Random, pad_id: int, device: str, bf16: bool, desc: str,
+               lr_scale: float | None = None) -> dict[str, float]:
     """``steps`` batches, each of one task drawn by ``weights``, under a fresh warmup + cosine
-    schedule peaking at ``verify_lr_scale`` x the first phase's rates. Returns each task's mean
-    loss over its last 20 batches."""
+    schedule peaking at ``lr_scale`` (default ``verify_lr_scale``) x the first phase's rates.
+    Returns each task's mean loss over its last 20 batches."""
     from tqdm.auto import tqdm
 
-    optimizers = make_optimizers(cfg, model, steps=steps, scale=float(cfg.verify_lr_scale))
+    scale = float(cfg.verify_lr_scale if lr_scale is None else lr_scale)
+    optimizers = make_optimizers(cfg, model, steps=steps, scale=scale)
     queues: dict[str, list[list[int]]] = {kind: [] for kind in weights}
     losses: dict[str, list[float]] = {kind: [] for kind in weights}
     for _ in tqdm(range(steps), desc=desc, unit="step", dynamic_ncols=True, mininterval=2.0):
@@ -60,6 +62,17 @@ def _train_mix(cfg: Any, model: Any, pools: dict[str, list], weights: dict[str, 
     return {k: round(sum(v[-20:]) / max(1, len(v[-20:])), 4) for k, v in losses.items()}
 
 
+def _chat_mix(cfg: Any, verify_key: str, mark_key: str) -> dict[str, float]:
+    """A long phase's task weights: ``verify_key`` verification, ``mark_key`` marking, the rest
+    solving, 40% of it turn 1 (with the reference)."""
+    verify, mark = float(getattr(cfg, verify_key)), float(getattr(cfg, mark_key))
+    solving = 1 - verify - mark
+    if verify < 0 or mark < 0 or solving < 0:
+        raise ValueError(f"model.sandbox: {verify_key} + {mark_key} must be two shares summing to at most 1, "
+                         f"got {verify} + {mark}")
+    return {"verify": verify, "mark": mark, "solve_ref": solving * 0.4, "solve": solving * 0.6}
+
+
 def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve: list[tuple[list[int], int]],
                       device: str, model_dir: Path, bf16: bool) -> dict[str, Any]:
     """The second phase: teach the trained solver the proposer's two turns
@@ -68,19 +81,20 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     ``verify_pre_steps`` batches of short mark chats (80%), each with solving; then
     ``verify_steps`` batches of the long chats: ``verify_share``
     verification, ``verify_mark_share`` marking, the rest solving (40% of it with the
-    reference). Returns its statistics."""
+    reference); then ``verify_tail_steps`` batches of the same with more solving
+    (``verify_tail_share``, ``verify_tail_mark_share``) at ``verify_tail_lr_scale``: the solver
+    and turn 1 come back there (docs/results/2026-12-05-sandbox-verification-tail/). Returns its
+    statistics."""
 
-    solving = 1 - float(cfg.verify_share) - float(cfg.verify_mark_share)
-    if solving < 0:
-        raise ValueError("model.sandbox: verify_share + verify_mark_share must be at most 1, got "
-                         f"{cfg.verify_share} + {cfg.verify_mark_share}")
+    long_mix = _chat_mix(cfg, "verify_share", "verify_mark_share")
+    tail_mix = _chat_mix(cfg, "verify_tail_share", "verify_tail_mark_share")
     t0 = time.perf_counter()
     own = own_attempts(cfg, arith_cfg, model_dir)
     sample_seconds = time.perf_counter() - t0
-    steps, pre_steps = int(cfg.verify_steps), int(cfg.verify_pre_steps)
+    steps, pre_steps, tail_steps = int(cfg.verify_steps), int(cfg.verify_pre_steps), int(cfg.verify_tail_steps)
     rng = random.Random(f"int-exp/sandbox/verify/{int(cfg.seed)}")
     problems = generate_problems(with_steps(arith_cfg, cfg.verify_min_ops, cfg.train_max_ops), "pretrain",
-                                 steps * int(cfg.batch_size) // 2)
+                                 (steps + tail_steps) * int(cfg.batch_size) // 2)
     short = generate_problems(with_steps(arith_cfg, 2, 5), "pretrain", pre_steps * int(cfg.batch_size))
     copy_steps = int(cfg.verify_copy_steps)
     pools = verification_examples(tokenizer, problems, own, prompt_config(cfg), rng, short_problems=short,
@@ -97,10 +111,11 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     if pre_steps:
         loss_last["short"] = _train_mix(cfg, model, pools, {"mark_short": 0.8, "solve": 0.2}, pre_steps, rng,
                                         tokenizer.pad_token_id, device, bf16, "sandbox: short mark chats")
-    weights = {"verify": float(cfg.verify_share), "mark": float(cfg.verify_mark_share),
-               "solve_ref": solving * 0.4, "solve": solving * 0.6}
-    loss_last["long"] = _train_mix(cfg, model, pools, weights, steps, rng, tokenizer.pad_token_id, device, bf16,
+    loss_last["long"] = _train_mix(cfg, model, pools, long_mix, steps, rng, tokenizer.pad_token_id, device, bf16,
                                    "sandbox: verification training")
+    if tail_steps:
+        loss_last["tail"] = _train_mix(cfg, model, pools, tail_mix, tail_steps, rng, tokenizer.pad_token_id, device,
+                                       bf16, "sandbox: verification tail", lr_scale=float(cfg.verify_tail_lr_scale))
     model.eval()
     return {"own_failures": len(own), "examples": {k: len(v) for k, v in pools.items()}, "loss_last": loss_last,
             "sample_seconds": round(sample_seconds, 1), "seconds": round(time.perf_counter() - t0, 1)}
