@@ -7,8 +7,9 @@ model, and InT's GRPO groups less often without signal. Slow: 11 minutes on 2 co
 (2026-12-05), 7 of them building the sandbox model.
 
 The second test is the issue's target for self-verification (the model proposing its own
-interventions), which the sandbox model does not reach yet: expected to fail
-(docs/results/2026-12-05-sandbox-verification-mark/ and the self-verification folders before it).
+interventions), which the sandbox model does not reach yet: expected to fail (its proposals are
+right on 6% of its own failures at best: docs/results/2026-12-05-sandbox-verification-tail/, and
+the self-verification folders before it).
 ``intervention.per_attempt=4`` keeps every distinct proposal of an attempt for the filter to choose
 from (the oracle's four are one)."""
 
@@ -49,7 +50,7 @@ def test_int_beats_plain_grpo_which_beats_the_base_model(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="the sandbox model's own interventions are not yet right often enough "
-                          "(docs/results/2026-12-05-sandbox-verification-mark/)", strict=False)
+                          "(docs/results/2026-12-05-sandbox-verification-tail/)", strict=False)
 def test_self_proposed_interventions_are_parsed_kept_and_fewer_than_the_oracles(tmp_path):
     multirun(tmp_path, "experiment=sandbox", "variant=int", "seed=0", "stages=[correctness_filter]",
              "intervention.proposer=self,oracle", "intervention.per_attempt=4", "model.sandbox.verify_steps=600",

@@ -15,7 +15,9 @@
 #                 8-operation problems with perturbed attempts, judged against the oracle, and
 #                 the mark task on 32 noisy attempts.
 #   python docs/results/2026-12-05-sandbox-verification-mark/mark_probe.py MODEL_DIR STEPS VERIFY MARK LR_SCALE
-# Env: RANDOM_STEPS (0), PRE_STEPS (300), EVAL_EVERY (200), OUT.
+# Env: RANDOM_STEPS (0), PRE_STEPS (300), EVAL_EVERY (200), OUT, SOLVE_REF (0: the share of the long
+# phase's batches that are turn 1, the problem and its terse reference answered with the detailed
+# solution; taken from the solving share; from run I on, ../2026-12-05-sandbox-verification-tail/).
 # Runs A-E used earlier versions of this file (log lines `i: `, errors not carried, a copy task
 # on attempts: COPY_SHARE): see its git history.
 import json
@@ -50,6 +52,7 @@ share_verify, share_mark, lr_scale = float(sys.argv[3]), float(sys.argv[4]), flo
 EVAL_EVERY = int(os.environ.get("EVAL_EVERY", "200"))
 PRE_STEPS = int(os.environ.get("PRE_STEPS", "300"))
 RANDOM_STEPS = int(os.environ.get("RANDOM_STEPS", "0"))
+SOLVE_REF = float(os.environ.get("SOLVE_REF", "0"))
 out = Path(os.environ.get("OUT", f"/tmp/vprobe/mark-{steps}-{share_verify}-{share_mark}-{lr_scale}"))
 shutil.rmtree(out, ignore_errors=True)
 shutil.copytree(src, out)
@@ -73,6 +76,7 @@ def encode_mark(p, short=False):
 
 train = generate_problems(with_steps(arith, 4, 8), "pretrain", steps * 16)
 pools = {"verify": [encode_verify(p) for p in train], "mark": [encode_mark(p) for p in train],
+         "solve_ref": [V.encode_chat(tok, V.solve_with_reference_chat(p, prompt), p.detailed()) for p in train],
          "solve": [encode_example(tok, p.text, p.detailed()) for p in pretrain_problems(cfg, arith)],
          "copy": [V.encode_chat(tok, *V.copy_string_chat(rng)) for _ in range(RANDOM_STEPS * 16)],
          "mark_short": [encode_mark(p, short=True)
@@ -116,7 +120,9 @@ def evaluate(step):
     judged = [judge_proposal(o, oracle_intervention(p, a), len(split_steps(a)))
               for o, p, a in zip(verify_outs, held, attempts)]
     exact = sum(o == V.verification_target(p, a) for o, p, a in zip(verify_outs, held, attempts)) / len(held)
-    print(json.dumps({"step": step, "verify_exact": exact, **mark_scores(mark_outs, held, mark_sources),
+    turn1 = sample([V.solve_with_reference_chat(p, prompt) for p in held], 200)
+    exact_turn1 = round(sum(o == p.detailed() for o, p in zip(turn1, held)) / len(held), 3)
+    print(json.dumps({"step": step, "turn1_exact": exact_turn1, "verify_exact": exact, **mark_scores(mark_outs, held, mark_sources),
                       **{k: round(v, 3) for k, v in summarize(judged).items()}}), flush=True)
     return verify_outs, mark_outs
 
@@ -150,7 +156,8 @@ if PRE_STEPS:
     show("", [V.mark_target(p, a) for p, a in zip(held_short, short_sources)], outs, 3)
 if steps:
     results = {}
-    train({"verify": share_verify, "mark": share_mark, "solve": 1 - share_verify - share_mark}, steps, "long",
+    train({"verify": share_verify, "mark": share_mark, "solve_ref": SOLVE_REF,
+           "solve": 1 - share_verify - share_mark - SOLVE_REF}, steps, "long",
           on_step=lambda s: results.update(last=evaluate(s)) if s % EVAL_EVERY == 0 or s == steps else None)
     verify_outs, mark_outs = results["last"]
     show("", [V.verification_target(p, a) for p, a in zip(held, attempts)], verify_outs, 4)

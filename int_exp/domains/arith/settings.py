@@ -71,11 +71,11 @@ class SandboxModelConfig:
     verify_share: float = 0.45
     verify_mark_share: float = 0.35
     verify_lr_scale: float = 0.5
-    verify_tail_steps: int = 0
-    verify_tail_share: float = 0.35
+    verify_tail_steps: int = 1200
+    verify_tail_share: float = 0.4
     verify_tail_mark_share: float = 0.2
     verify_tail_lr_scale: float = 0.3
-    verify_own_problems: int = 512
+    verify_own_problems: int = 2048  # ~25% fail at temperature 1
     verify_min_ops: int = 5
     # The proposer prompt the model learns (experiment=sandbox points intervention.prompt here):
     # the paper's two turns, compact (one token per character).
