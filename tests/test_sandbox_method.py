@@ -7,9 +7,9 @@ model, and InT's GRPO groups less often without signal. Slow: 11 minutes on 2 co
 (2026-12-05), 7 of them building the sandbox model.
 
 The second test is the issue's target for self-verification (the model proposing its own
-interventions), which the sandbox model does not reach yet: expected to fail (its proposals are
-right on 6% of its own failures at best: docs/results/2026-12-05-sandbox-verification-tail/, and
-the self-verification folders before it).
+interventions), which the sandbox build does not reach yet: expected to fail (the build's proposals
+are right on 2% of its own failures; 30% after a probe recipe the build does not run yet:
+docs/results/2026-12-05-sandbox-verification-tail/, and the self-verification folders before it).
 ``intervention.per_attempt=4`` keeps every distinct proposal of an attempt for the filter to choose
 from (the oracle's four are one)."""
 

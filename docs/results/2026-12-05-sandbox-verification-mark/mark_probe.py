@@ -17,7 +17,9 @@
 #   python docs/results/2026-12-05-sandbox-verification-mark/mark_probe.py MODEL_DIR STEPS VERIFY MARK LR_SCALE
 # Env: RANDOM_STEPS (0), PRE_STEPS (300), EVAL_EVERY (200), OUT, SOLVE_REF (0: the share of the long
 # phase's batches that are turn 1, the problem and its terse reference answered with the detailed
-# solution; taken from the solving share; from run I on, ../2026-12-05-sandbox-verification-tail/).
+# solution; taken from the solving share; from run I on, ../2026-12-05-sandbox-verification-tail/),
+# OWN_PROBLEMS and OWN_SHARE (0, 0: verification chats on the start model's own failed samples of
+# that many pretrain problems, a share of the long phase's batches taken from solving; run L).
 # Runs A-E used earlier versions of this file (log lines `i: `, errors not carried, a copy task
 # on attempts: COPY_SHARE): see its git history.
 import json
@@ -26,6 +28,7 @@ import random
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from transformers import LlamaForCausalLM
@@ -43,6 +46,7 @@ from int_exp.domains.arith.sandbox_model import (
 )
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
 from int_exp.domains.arith.settings import ArithConfig, SandboxModelConfig
+from int_exp.domains.arith.verification_training import own_attempts
 from int_exp.interventions.judging import judge_proposal, summarize
 from int_exp.interventions.steps import split_steps
 from int_exp.models.batching import length_batches
@@ -53,6 +57,7 @@ EVAL_EVERY = int(os.environ.get("EVAL_EVERY", "200"))
 PRE_STEPS = int(os.environ.get("PRE_STEPS", "300"))
 RANDOM_STEPS = int(os.environ.get("RANDOM_STEPS", "0"))
 SOLVE_REF = float(os.environ.get("SOLVE_REF", "0"))
+OWN_PROBLEMS, OWN_SHARE = int(os.environ.get("OWN_PROBLEMS", "0")), float(os.environ.get("OWN_SHARE", "0"))
 out = Path(os.environ.get("OUT", f"/tmp/vprobe/mark-{steps}-{share_verify}-{share_mark}-{lr_scale}"))
 shutil.rmtree(out, ignore_errors=True)
 shutil.copytree(src, out)
@@ -81,6 +86,11 @@ pools = {"verify": [encode_verify(p) for p in train], "mark": [encode_mark(p) fo
          "copy": [V.encode_chat(tok, *V.copy_string_chat(rng)) for _ in range(RANDOM_STEPS * 16)],
          "mark_short": [encode_mark(p, short=True)
                         for p in generate_problems(with_steps(arith, 2, 5), "pretrain", PRE_STEPS * 16)]}
+if OWN_PROBLEMS:  # the start model's own failures (temperature 1), as the build samples them
+    own = own_attempts(replace(cfg, verify_own_problems=OWN_PROBLEMS), arith, Path(src))
+    targets = [(p, a, V.verification_target(p, a)) for p, a in own]
+    pools["own"] = [V.encode_chat(tok, V.verification_chat(p, a, prompt), t) for p, a, t in targets if t]
+    print("own failures", len(own), "described", len(pools["own"]), flush=True)
 held = generate_problems(with_steps(arith, 8, 8), "test", 64)
 attempts = [V.perturbed_attempt(p, erng) for p in held]
 mark_sources = [V.noisy_attempt(p, erng) for p in held[:32]]
@@ -156,8 +166,8 @@ if PRE_STEPS:
     show("", [V.mark_target(p, a) for p, a in zip(held_short, short_sources)], outs, 3)
 if steps:
     results = {}
-    train({"verify": share_verify, "mark": share_mark, "solve_ref": SOLVE_REF,
-           "solve": 1 - share_verify - share_mark - SOLVE_REF}, steps, "long",
+    train({"verify": share_verify, "mark": share_mark, "solve_ref": SOLVE_REF, "own": OWN_SHARE,
+           "solve": 1 - share_verify - share_mark - SOLVE_REF - OWN_SHARE}, steps, "long",
           on_step=lambda s: results.update(last=evaluate(s)) if s % EVAL_EVERY == 0 or s == steps else None)
     verify_outs, mark_outs = results["last"]
     show("", [V.verification_target(p, a) for p, a in zip(held, attempts)], verify_outs, 4)
