@@ -41,14 +41,13 @@ def own_attempts(cfg: Any, arith_cfg: Any, model_dir: Path) -> list[tuple[Any, s
 
 def _train_mix(cfg: Any, model: Any, pools: dict[str, list], weights: dict[str, float], steps: int,
                rng: random.Random, pad_id: int, device: str, bf16: bool, desc: str,
-               lr_scale: float | None = None) -> dict[str, float]:
+               lr_scale: float) -> dict[str, float]:
     """``steps`` batches, each of one task drawn by ``weights``, under a fresh warmup + cosine
-    schedule peaking at ``lr_scale`` (default ``verify_lr_scale``) x the first phase's rates.
-    Returns each task's mean loss over its last 20 batches."""
+    schedule peaking at ``lr_scale`` x the first phase's rates. Returns each task's mean loss
+    over its last 20 batches."""
     from tqdm.auto import tqdm
 
-    scale = float(cfg.verify_lr_scale if lr_scale is None else lr_scale)
-    optimizers = make_optimizers(cfg, model, steps=steps, scale=scale)
+    optimizers = make_optimizers(cfg, model, steps=steps, scale=lr_scale)
     queues: dict[str, list[list[int]]] = {kind: [] for kind in weights}
     losses: dict[str, list[float]] = {kind: [] for kind in weights}
     for _ in tqdm(range(steps), desc=desc, unit="step", dynamic_ncols=True, mininterval=2.0):
@@ -104,18 +103,19 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     if longest > cfg.max_position_embeddings:
         raise ValueError(f"model.sandbox: a verification sequence has {longest} tokens > max_position_embeddings")
     model.to(device).train()
+    rate = float(cfg.verify_lr_scale)
     loss_last = {}
     if copy_steps:
         loss_last["copy"] = _train_mix(cfg, model, pools, {"copy": 0.8, "solve": 0.2}, copy_steps, rng,
-                                       tokenizer.pad_token_id, device, bf16, "sandbox: copying strings")
+                                       tokenizer.pad_token_id, device, bf16, "sandbox: copying strings", rate)
     if pre_steps:
         loss_last["short"] = _train_mix(cfg, model, pools, {"mark_short": 0.8, "solve": 0.2}, pre_steps, rng,
-                                        tokenizer.pad_token_id, device, bf16, "sandbox: short mark chats")
+                                        tokenizer.pad_token_id, device, bf16, "sandbox: short mark chats", rate)
     loss_last["long"] = _train_mix(cfg, model, pools, long_mix, steps, rng, tokenizer.pad_token_id, device, bf16,
-                                   "sandbox: verification training")
+                                   "sandbox: verification training", rate)
     if tail_steps:
         loss_last["tail"] = _train_mix(cfg, model, pools, tail_mix, tail_steps, rng, tokenizer.pad_token_id, device,
-                                       bf16, "sandbox: verification tail", lr_scale=float(cfg.verify_tail_lr_scale))
+                                       bf16, "sandbox: verification tail", float(cfg.verify_tail_lr_scale))
     model.eval()
     return {"own_failures": len(own), "examples": {k: len(v) for k, v in pools.items()}, "loss_last": loss_last,
             "sample_seconds": round(sample_seconds, 1), "seconds": round(time.perf_counter() - t0, 1)}
