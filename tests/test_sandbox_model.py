@@ -230,25 +230,32 @@ def test_default_sandbox_is_calibrated(tmp_path):
 
 
 def test_the_verification_phase_trains_on_own_failures_and_both_turns(tmp_path):
-    """A tiny build with the self-verification phase: the model's own failures are sampled and
-    join the perturbed attempts, each task gets its examples, and the card records them."""
+    """A tiny build with the self-verification phase: each task gets its examples, the tail checks
+    the card's hard accuracy every ``verify_check_every`` steps (a target it does not reach: all
+    its steps), and the last phase trains on the model's own failures, sampled after the tail;
+    the card records each phase's steps."""
     import dataclasses
 
     cfg = dataclasses.replace(TINY, verify_steps=6, verify_copy_steps=2, verify_pre_steps=3, verify_own_problems=8,
-                              verify_min_ops=1, verify_share=0.5, verify_tail_steps=2, max_position_embeddings=768)
+                              verify_min_ops=1, verify_share=0.5, verify_tail_steps=6, verify_check_every=2,
+                              verify_tail_stop_hard=1.0, verify_own_steps=4, eval_problems=2,
+                              min_hard_accuracy=0.0, max_position_embeddings=768)
     train_sandbox_model(cfg, ArithConfig(max_operand=20, max_multiplier=5, max_value=999), tmp_path)
     stats = load_card(tmp_path)["verification_training"]
     assert 0 <= stats["own_failures"] <= 8
-    # perturbed attempts: (long + tail steps) x batch / 2 problems, each a turn-1 and a verification example
-    assert stats["examples"]["solve_ref"] == stats["examples"]["mark"] == (6 + 2) * 8 // 2
-    # own failures join where the log can describe them (nearly all do)
-    assert (6 + 2) * 8 // 2 <= stats["examples"]["verify"] <= (6 + 2) * 8 // 2 + stats["own_failures"]
+    # perturbed attempts: (long + tail + own steps) x batch / 2 problems, each a turn-1 and a verification example
+    n = (6 + 6 + 4) * 8 // 2
+    assert stats["examples"]["solve_ref"] == stats["examples"]["mark"] == stats["examples"]["verify"] == n
+    assert stats["examples"]["own"] <= stats["own_failures"]  # where the log can describe them (nearly all)
     assert stats["examples"]["mark_short"] == 3 * 8  # verify_pre_steps x batch
     assert stats["examples"]["copy"] == 2 * 8  # verify_copy_steps x batch
     assert stats["examples"]["solve"] == 64
-    assert set(stats["loss_last"]) == {"copy", "short", "long", "tail"}
+    assert stats["steps"] == {"copy": 2, "short": 3, "long": 6, "tail": 6, "own": 4}
+    assert [check["step"] for check in stats["tail_checks"]] == [2, 4]
+    assert all(0 <= check["hard"] < 1 for check in stats["tail_checks"])
+    assert set(stats["loss_last"]) == {"copy", "short", "long", "tail", "own"}
     assert set(stats["loss_last"]["long"]) <= {"verify", "mark", "solve_ref", "solve"}
-    assert set(stats["loss_last"]["tail"]) <= {"verify", "mark", "solve_ref", "solve"}
+    assert set(stats["loss_last"]["own"]) <= {"verify", "mark", "own", "solve_ref", "solve"}
     assert all(loss > 0 for phase in stats["loss_last"].values() for loss in phase.values() if loss)
 
 
@@ -289,3 +296,5 @@ def test_each_long_phase_mixes_its_shares_and_names_a_bad_pair():
     with pytest.raises(ValueError, match="verify_tail_share \\+ verify_tail_mark_share.*0.7 \\+ 0.5"):
         _chat_mix(dataclasses.replace(cfg, verify_tail_share=0.7, verify_tail_mark_share=0.5),
                   "verify_tail_share", "verify_tail_mark_share")
+    own_mix = _chat_mix(cfg, "verify_own_phase_share", "verify_own_phase_mark_share", "verify_own_share")
+    assert own_mix == pytest.approx({"verify": 0.2, "mark": 0.2, "own": 0.2, "solve_ref": 0.16, "solve": 0.24})

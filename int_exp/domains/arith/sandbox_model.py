@@ -206,7 +206,8 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
             from int_exp.domains.arith.verification_training import fit_verification
 
             stats["verify"] = fit_verification(cfg, arith_cfg, tokenizer, model, examples, device, out_dir,
-                                                stats["precision"]["precision"] == "bf16")
+                                                stats["precision"]["precision"] == "bf16",
+                                                save=lambda: _save(model, tokenizer, out_dir))
             _save(model, tokenizer, out_dir)
             if n_eval > 0:
                 evaluation, seconds = _evaluate(cfg, arith_cfg, out_dir, n_eval)

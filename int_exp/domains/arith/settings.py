@@ -58,13 +58,15 @@ class SandboxModelConfig:
     # Self-verification (int_exp.domains.arith.verification): a second phase, after the solver's
     # first: verify_copy_steps batches copying random strings, verify_pre_steps batches of short
     # mark chats, then verify_steps batches of the
-    # proposer's chats (verify_share verification on the model's own failed samples of
-    # verify_own_problems pretrain problems of verify_min_ops..train_max_ops operations and on
-    # perturbed solutions; verify_mark_share marking; the rest solving, with and without the
+    # proposer's chats (verify_share verification on perturbed solutions of pretrain problems of
+    # verify_min_ops..train_max_ops operations; verify_mark_share marking; the rest solving, with and without the
     # reference), each under a fresh warmup + cosine schedule peaking at verify_lr_scale x the
     # learning rates; then verify_tail_steps batches of the same chats with more solving
     # (verify_tail_share verification, verify_tail_mark_share marking) at verify_tail_lr_scale:
-    # turn 1 and the solver come back there. verify_steps 0: none.
+    # turn 1 and the solver come back there, until the card's hard accuracy reaches
+    # verify_tail_stop_hard; then verify_own_steps batches with verify_own_share verification
+    # chats on the model's own failed samples of verify_own_problems problems, drawn then.
+    # verify_steps 0: none.
     verify_steps: int = 0
     verify_copy_steps: int = 2500  # random strings copied first: copy heads form at ~900 steps
     verify_pre_steps: int = 600
@@ -75,7 +77,13 @@ class SandboxModelConfig:
     verify_tail_share: float = 0.4
     verify_tail_mark_share: float = 0.2
     verify_tail_lr_scale: float = 0.3
-    verify_own_problems: int = 2048  # ~25% fail at temperature 1
+    verify_tail_stop_hard: float = 0.55  # the tail ends once the card's hard accuracy reaches it (0: never)
+    verify_check_every: int = 200  # tail steps between those checks
+    verify_own_steps: int = 600
+    verify_own_share: float = 0.2  # verification chats on the model's own failures
+    verify_own_phase_share: float = 0.2  # and on perturbed attempts
+    verify_own_phase_mark_share: float = 0.2
+    verify_own_problems: int = 2048  # pretrain problems sampled for own failures (~45% fail at temperature 1)
     verify_min_ops: int = 5
     # The proposer prompt the model learns (experiment=sandbox points intervention.prompt here):
     # the paper's two turns, compact (one token per character).
