@@ -298,3 +298,32 @@ def test_each_long_phase_mixes_its_shares_and_names_a_bad_pair():
                   "verify_tail_share", "verify_tail_mark_share")
     own_mix = _chat_mix(cfg, "verify_own_phase_share", "verify_own_phase_mark_share", "verify_own_share")
     assert own_mix == pytest.approx({"verify": 0.2, "mark": 0.2, "own": 0.2, "solve_ref": 0.16, "solve": 0.24})
+
+
+def test_a_phase_ends_at_the_first_check_its_stop_accepts(tiny_sandbox_dir):
+    """``_train_mix`` asks ``stop`` every ``verify_check_every`` steps (never after the last)
+    and ends the phase at the first true answer; it reports the steps it took."""
+    import random
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from int_exp.domains.arith.verification_training import _train_mix
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_sandbox_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_sandbox_dir).train()
+    problems = generate_problems(ArithConfig(max_operand=20, max_multiplier=5, max_value=999), "pretrain", 16)
+    pools = {"solve": [encode_example(tokenizer, p.text, p.detailed()) for p in problems]}
+    cfg = dataclasses.replace(TINY, verify_check_every=3)
+    asked = []
+
+    def run(stop_at: int) -> int:
+        def stop(step: int) -> bool:
+            asked.append(step)
+            return step >= stop_at
+        _, steps = _train_mix(cfg, model, pools, {"solve": 1.0}, 10, random.Random(0), tokenizer.pad_token_id, "cpu",
+                              False, "test", 0.1, stop)
+        return steps
+
+    assert run(stop_at=6) == 6 and asked == [3, 6]
+    asked.clear()
+    assert run(stop_at=99) == 10 and asked == [3, 6, 9]
