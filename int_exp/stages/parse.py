@@ -3,7 +3,10 @@
 Reads the final ``<intervention>`` block of each proposal (never an earlier draft:
 :mod:`int_exp.interventions.parsing`), counts how its location was spelt (``funnel/location_*``),
 drops those that do not parse (counted by reason, never fatal), those whose content is text of the proposer's prompt template (small
-models echo its format example) and those that leak the final answer, then keeps
+models echo its format example), those that leave the attempt as it was (``unchanged``: the
+content is the very step it replaces, so it corrects nothing; a weak proposer writes these often
+and the correctness filter keeps them whenever the continuation recovers) and those that leak
+the final answer, then keeps
 ``intervention.per_attempt`` per (problem, incorrect attempt). Output: the failure columns plus
 ``intervention`` {content, location}, ``intervention_guided_attempt``, ``proposer_prompt``,
 ``proposer_output`` and ``oracle_right`` (whether the domain's exact step checker would have
@@ -23,14 +26,19 @@ from int_exp.interventions.steps import split_steps
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 
 
-def why_unusable(content: str, answer: str, templates: str, source: str) -> str | None:
-    """Why a parsed intervention cannot be used (``copied_prompt``, ``leaked``: judged with the
-    answer check of the problem's domain), or None."""
+def why_unusable(intervention: dict, attempt: str, answer: str, templates: str, source: str) -> str | None:
+    """Why a parsed intervention cannot be used (``copied_prompt``, ``unchanged``, ``leaked``:
+    judged with the answer check of the problem's domain), or None."""
     from int_exp.domains import domain_of
     from int_exp.interventions import copies_prompt, leaks_answer
+    from int_exp.interventions.splicing import intervention_steps
 
+    content = intervention["content"]
     if copies_prompt(content, templates):
         return "copied_prompt"
+    replaced = split_steps(attempt)[int(intervention["location"]) - 1: int(intervention["location"])]
+    if replaced and intervention_steps(content) == intervention_steps(replaced[0]):
+        return "unchanged"
     if leaks_answer(content, answer, domain_of(source).answers_equivalent):
         return "leaked"
     return None
@@ -69,7 +77,7 @@ def run(ctx: StageContext) -> StageOutput:
     for row, is_right in zip(proposals, right):
         row["oracle_right"] = is_right
     # unparseable: no intervention could be read; dropped: read, but not usable.
-    parsed, rejected, unparseable, dropped = [], [], Counter(), Counter({"copied_prompt": 0, "leaked": 0})
+    parsed, rejected, unparseable, dropped = [], [], Counter(), Counter({"copied_prompt": 0, "unchanged": 0, "leaked": 0})
     locations = Counter({kind: 0 for kind in LOCATION_KINDS})  # how the parsed locations were spelt
     for row in proposals:
         result = parse_intervention_detailed(row["proposer_output"], len(split_steps(row["incorrect_attempt"])))
@@ -79,7 +87,8 @@ def run(ctx: StageContext) -> StageOutput:
             rejected.append({**row, "reason": result.reason})
             continue
         locations[result.location_kind] += 1  # every intervention read, usable or not (funnel/parsed)
-        if drop := why_unusable(intervention["content"], str(row["answer"]), templates, str(row["source"])):
+        if drop := why_unusable(intervention, row["incorrect_attempt"], str(row["answer"]), templates,
+                                str(row["source"])):
             dropped[drop] += 1
             rejected.append({**row, "reason": drop, "intervention": intervention})
         else:
@@ -100,6 +109,7 @@ def run(ctx: StageContext) -> StageOutput:
     }
     if accuracy and proposals:
         metrics["proposer/leaked"] = dropped["leaked"] / len(proposals)
+        metrics["proposer/unchanged"] = dropped["unchanged"] / len(proposals)
         metrics["proposer/right_kept"] = sum(bool(row["oracle_right"]) for row in kept) / max(1, len(kept))
     if proposals and not kept:
         ctx.log.warning("no intervention survived parsing: unparseable %s, dropped %s", dict(unparseable), dict(dropped))
@@ -113,7 +123,7 @@ def run(ctx: StageContext) -> StageOutput:
 
 STAGE = Stage(
     name="parse",
-    version="4",  # 4: oracle_right and the proposer's accuracy where the domain has an oracle
+    version="5",  # 5: unchanged interventions dropped; 4: oracle_right and the proposer's accuracy
     reads=["intervention.per_attempt", "intervention.prompt"],
     inputs={"proposals": "propose"},
     run=run,
