@@ -50,7 +50,7 @@ def test_int_beats_plain_grpo_which_beats_the_base_model(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="the sandbox model's own interventions are not yet right often enough "
-                          "(docs/results/2026-12-05-sandbox-verification-tail/)", strict=False)
+                          "(docs/results/2026-12-05-sandbox-verification-own/)", strict=False)
 def test_self_proposed_interventions_are_parsed_kept_and_fewer_than_the_oracles(tmp_path):
     multirun(tmp_path, "experiment=sandbox", "variant=int", "seed=0", "stages=[correctness_filter]",
              "intervention.proposer=self,oracle", "intervention.per_attempt=4", "model.sandbox.verify_steps=600",

@@ -31,9 +31,10 @@ and InT do not separate on that model), warmup and a cosine schedule, length-gro
 seeded (``model.sandbox.seed``: another base model of the same recipe), in plain PyTorch, in bf16
 autocast or fp32, whichever a few timed passes find faster on the machine (``precision: auto``,
 :mod:`int_exp.models.precision`). With ``verify_steps > 0`` a second phase teaches the model the
-proposer's two turns (:mod:`int_exp.domains.arith.verification`); off by default, because its
-proposals are right on only 2% of the model's own failures and its solver overshoots
-(docs/results/2026-12-05-sandbox-verification-tail/). The folder gets the model, the tokenizer
+proposer's two turns (:mod:`int_exp.domains.arith.verification`), ending on its own failures;
+off by default: its proposals are right on about a quarter of its own failures, but its solver
+overshoots (hard 81%), and InT with its proposals is not above GRPO there
+(docs/results/2026-12-05-sandbox-verification-own/). The folder gets the model, the tokenizer
 and ``sandbox_card.json`` (size, steps, time, loss, precision, and sampled accuracy by difficulty
 on held-out ``test`` problems through the ``hf`` backend; with the second phase, the
 verification accuracy too).
