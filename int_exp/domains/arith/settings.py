@@ -83,7 +83,7 @@ class SandboxModelConfig:
     verify_own_share: float = 0.2  # verification chats on the model's own failures
     verify_own_phase_share: float = 0.2  # and on perturbed attempts
     verify_own_phase_mark_share: float = 0.2
-    verify_own_problems: int = 2048  # pretrain problems sampled for own failures (~45% fail at temperature 1)
+    verify_own_problems: int = 2048  # pretrain problems sampled for its own failures (build M: 39% failed, temperature 1)
     verify_min_ops: int = 5
     # The proposer prompt the model learns (experiment=sandbox points intervention.prompt here):
     # the paper's two turns, compact (one token per character).

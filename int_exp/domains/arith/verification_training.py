@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from int_exp.domains.arith.generator import check_solution, generate_problems, with_steps
 from int_exp.domains.arith.sandbox_training import batch_tensors, make_optimizers, train_step
