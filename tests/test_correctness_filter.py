@@ -159,12 +159,13 @@ def test_intervention_effectiveness_on_a_scripted_case():
 def test_parse_drops_an_intervention_that_is_the_step_it_replaces():
     """``unchanged``: the content is the replaced step itself (whitespace aside), so it corrects
     nothing; a different step at that location, or a repeat of another step, is judged as usual."""
+    from int_exp.interventions.steps import split_steps
     from int_exp.stages.parse import why_unusable
 
     attempt = "Start: 5\n\n5 + 3 = 8\n\n8 * 2 = 17\n\nThe answer is \\boxed{17}."
 
     def why(content: str, location: int) -> str | None:
-        return why_unusable({"content": content, "location": location}, attempt, "99", "", "arith")
+        return why_unusable({"content": content, "location": location}, split_steps(attempt), "99", "", "arith")
 
     assert why("8 * 2 = 17", 3) == "unchanged"
     assert why("  8 * 2 = 17\n", 3) == "unchanged"

@@ -26,9 +26,10 @@ from int_exp.interventions.steps import split_steps
 from int_exp.pipeline.stage import Stage, StageContext, StageOutput
 
 
-def why_unusable(intervention: dict, attempt: str, answer: str, templates: str, source: str) -> str | None:
-    """Why a parsed intervention cannot be used (``copied_prompt``, ``unchanged``, ``leaked``:
-    judged with the answer check of the problem's domain), or None."""
+def why_unusable(intervention: dict, steps: list[str], answer: str, templates: str, source: str) -> str | None:
+    """Why a parsed intervention (its location within the attempt's ``steps``) cannot be used
+    (``copied_prompt``, ``unchanged``, ``leaked``: judged with the answer check of the problem's
+    domain), or None."""
     from int_exp.domains import domain_of
     from int_exp.interventions import copies_prompt, leaks_answer
     from int_exp.interventions.splicing import intervention_steps
@@ -36,8 +37,8 @@ def why_unusable(intervention: dict, attempt: str, answer: str, templates: str, 
     content = intervention["content"]
     if copies_prompt(content, templates):
         return "copied_prompt"
-    replaced = split_steps(attempt)[int(intervention["location"]) - 1: int(intervention["location"])]
-    if replaced and intervention_steps(content) == intervention_steps(replaced[0]):
+    replaced = steps[int(intervention["location"]) - 1] if steps else ""
+    if intervention_steps(content) == intervention_steps(replaced):
         return "unchanged"
     if leaks_answer(content, answer, domain_of(source).answers_equivalent):
         return "leaked"
@@ -80,15 +81,15 @@ def run(ctx: StageContext) -> StageOutput:
     parsed, rejected, unparseable, dropped = [], [], Counter(), Counter({"copied_prompt": 0, "unchanged": 0, "leaked": 0})
     locations = Counter({kind: 0 for kind in LOCATION_KINDS})  # how the parsed locations were spelt
     for row in proposals:
-        result = parse_intervention_detailed(row["proposer_output"], len(split_steps(row["incorrect_attempt"])))
+        steps = split_steps(row["incorrect_attempt"])
+        result = parse_intervention_detailed(row["proposer_output"], len(steps))
         intervention = result.intervention
         if intervention is None:
             unparseable[result.reason] += 1
             rejected.append({**row, "reason": result.reason})
             continue
         locations[result.location_kind] += 1  # every intervention read, usable or not (funnel/parsed)
-        if drop := why_unusable(intervention, row["incorrect_attempt"], str(row["answer"]), templates,
-                                str(row["source"])):
+        if drop := why_unusable(intervention, steps, str(row["answer"]), templates, str(row["source"])):
             dropped[drop] += 1
             rejected.append({**row, "reason": drop, "intervention": intervention})
         else:

@@ -206,10 +206,17 @@ def train_sandbox_model(sandbox_cfg: Any, arith_cfg: Any, out_dir: Path) -> None
         if int(cfg.verify_steps) > 0:
             from int_exp.domains.arith.verification_training import fit_verification
 
+            def save() -> None:
+                _save(model, tokenizer, out_dir)
+
+            def hard_accuracy() -> float:  # the card's reading, as the floor takes it
+                save()
+                return _evaluate(cfg, arith_cfg, out_dir, n_eval)[0]["hard"]["accuracy"]
+
             stats["verify"] = fit_verification(cfg, arith_cfg, tokenizer, model, examples, device, out_dir,
-                                                stats["precision"]["precision"] == "bf16",
-                                                save=lambda: _save(model, tokenizer, out_dir))
-            _save(model, tokenizer, out_dir)
+                                                stats["precision"]["precision"] == "bf16", save=save,
+                                                hard_accuracy=hard_accuracy if n_eval > 0 else None)
+            save()
             if n_eval > 0:
                 evaluation, seconds = _evaluate(cfg, arith_cfg, out_dir, n_eval)
                 eval_seconds += seconds

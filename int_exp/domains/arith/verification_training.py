@@ -95,24 +95,20 @@ def _own_pool(cfg: Any, arith_cfg: Any, tokenizer: Any, model_dir: Path) -> tupl
     return [encode_chat(tokenizer, verification_chat(p, a, prompt), t) for p, a, t in targets if t], len(own)
 
 
-def _hard_at_least(cfg: Any, arith_cfg: Any, model_dir: Path, save: Callable[[], None], target: float,
-                   record: list) -> Callable[[int], bool]:
-    """A ``stop`` for :func:`_train_mix`: saves the model and reads the card's hard accuracy
-    (``eval_problems`` problems, as the floor does); true once it reaches ``target``."""
-    from int_exp.domains.arith.sandbox_eval import evaluate_sandbox
+def _hard_at_least(hard_accuracy: Callable[[], float], target: float, record: list) -> Callable[[int], bool]:
+    """A ``stop`` for :func:`_train_mix`: true once the card's hard accuracy reaches ``target``;
+    each reading goes to ``record``."""
 
     def stop(step: int) -> bool:
-        save()
-        summary = evaluate_sandbox(model_dir, arith_cfg, n_problems=int(cfg.eval_problems), n_samples=1,
-                                   temperature=float(cfg.eval_temperature), seed=int(cfg.seed))["summary"]
-        record.append({"step": step, "hard": summary["hard"]["accuracy"]})
-        return summary["hard"]["accuracy"] >= target
+        record.append({"step": step, "hard": hard_accuracy()})
+        return record[-1]["hard"] >= target
 
     return stop
 
 
 def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve: list[tuple[list[int], int]],
-                     device: str, model_dir: Path, bf16: bool, save: Callable[[], None]) -> dict[str, Any]:
+                     device: str, model_dir: Path, bf16: bool, save: Callable[[], None],
+                     hard_accuracy: Callable[[], float] | None) -> dict[str, Any]:
     """The second phase: teach the trained solver the proposer's two turns
     (:mod:`int_exp.domains.arith.verification`) while it keeps solving. First
     ``verify_copy_steps`` batches copying random strings (80%; copy heads form there), then
@@ -125,7 +121,8 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     solves nearly everything leaves InT and GRPO nothing to fix); then ``verify_own_steps``
     batches where ``verify_own_share`` are verification chats on the model's own failures,
     sampled from it as it is then (docs/results/2026-12-05-sandbox-verification-tail/, run L).
-    ``save()`` writes the model to ``model_dir`` for sampling. Returns its statistics."""
+    ``save()`` writes the model to ``model_dir`` for sampling; ``hard_accuracy()`` saves it and
+    reads the card's hard accuracy (None: no card, no stop). Returns its statistics."""
     mixes = {"long": _chat_mix(cfg, "verify_share", "verify_mark_share"),
              "tail": _chat_mix(cfg, "verify_tail_share", "verify_tail_mark_share"),
              "own": _chat_mix(cfg, "verify_own_phase_share", "verify_own_phase_mark_share", "verify_own_share")}
@@ -153,8 +150,8 @@ def fit_verification(cfg: Any, arith_cfg: Any, tokenizer: Any, model: Any, solve
     phase("short", {"mark_short": 0.8, "solve": 0.2}, pre_steps, "sandbox: short mark chats", rate)
     phase("long", mixes["long"], steps, "sandbox: verification training", rate)
     stop = None
-    if float(cfg.verify_tail_stop_hard) > 0 and int(cfg.eval_problems) > 0:
-        stop = _hard_at_least(cfg, arith_cfg, model_dir, save, float(cfg.verify_tail_stop_hard), tail_checks)
+    if float(cfg.verify_tail_stop_hard) > 0 and hard_accuracy is not None:
+        stop = _hard_at_least(hard_accuracy, float(cfg.verify_tail_stop_hard), tail_checks)
     phase("tail", mixes["tail"], tail_steps, "sandbox: verification tail", tail_rate, stop)
     if own_steps:
         save()
